@@ -48,8 +48,8 @@ type GenerateOptions struct {
 type ContextPolicy int
 
 const (
-	ContextStop        ContextPolicy = iota // stop and report ErrContextFull
-	ContextDropOldest                       // drop the oldest turns (keeping the system prompt) and re-prefill
+	ContextStop       ContextPolicy = iota // stop and report ErrContextFull
+	ContextDropOldest                      // drop the oldest turns (keeping the system prompt) and re-prefill
 )
 
 // Stats describe a generation so far; they accompany every streamed piece.
