@@ -1,0 +1,202 @@
+// Package parallel is the engine's worker pool: a fixed set of persistent
+// goroutines that split a range of items between themselves and the caller.
+//
+// It is built for the decode loop, which issues on the order of a thousand
+// short mat-vecs per token, so a call must cost far less than a goroutine
+// spawn or a channel round trip:
+//
+//	p := parallel.NewPool(runtime.GOMAXPROCS(0))
+//	defer p.Close()
+//	p.For(rows, 64, task) // task.Run(worker, lo, hi) covers every row once
+//
+// For publishes a job with one atomic store, the workers (threads-1 of them;
+// the caller is worker 0) claim chunks with compare-and-swap, and the caller
+// waits for the last chunk by spinning. Idle workers spin for a few
+// microseconds on the job word before parking on a sync.Cond, so back-to-back
+// calls find them awake while an idle pool costs no CPU. In steady state For
+// makes no heap allocation: pass a pointer to a preallocated struct as the
+// Task (a pointer fits in an interface without boxing).
+//
+// For is meant to be called from one goroutine at a time. A call that
+// overlaps another one (from another goroutine, or from inside a Task) is
+// still correct but runs entirely on its own caller. A Task must not panic:
+// a panic on a worker goroutine ends the program.
+package parallel
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Task is the work of one For call: Run processes items [lo, hi) on the
+// given worker (0 ≤ worker < Threads(); worker 0 is the caller of For), so
+// per-worker scratch space can be indexed by it without locking.
+type Task interface {
+	Run(worker, lo, hi int)
+}
+
+// spinFor is how long an idle worker polls for the next job before parking.
+// The decode loop leaves only a few microseconds between mat-vecs, while a
+// park/unpark round trip costs tens of microseconds.
+const spinFor = 5 * time.Microsecond
+
+// maxChunks bounds the chunk count so it fits the job word's 16-bit fields.
+const maxChunks = 1<<16 - 1
+
+// Pool is a set of worker goroutines. Create it with NewPool.
+type Pool struct {
+	threads int
+
+	// job packs generation (upper 32 bits), chunk count (16 bits) and next
+	// unclaimed chunk (low 16 bits). A worker reads the fields below only
+	// after claiming a chunk of the current generation; the caller does not
+	// rewrite them before every claimed chunk is done, which keeps the
+	// plain fields race-free.
+	job  atomic.Uint64
+	_    [56]byte // keep the claim word on its own cache line
+	done atomic.Int64
+	_    [56]byte
+
+	task    Task
+	n       int
+	nchunks int
+
+	busy    atomic.Bool // a For is running; overlapping calls run serially
+	closed  atomic.Bool
+	parked  atomic.Int32 // workers inside the parking section
+	mu      sync.Mutex
+	wake    *sync.Cond
+	workers sync.WaitGroup
+}
+
+// NewPool starts threads-1 worker goroutines (threads < 1 is treated as 1).
+// More threads than GOMAXPROCS only adds contention.
+func NewPool(threads int) *Pool {
+	if threads < 1 {
+		threads = 1
+	}
+	p := &Pool{threads: threads}
+	p.wake = sync.NewCond(&p.mu)
+	for w := 1; w < threads; w++ {
+		p.workers.Add(1)
+		go p.worker(w)
+	}
+	return p
+}
+
+// Threads is the number of workers including the caller.
+func (p *Pool) Threads() int { return p.threads }
+
+// Close stops the workers and waits for them to exit. Later For calls run on
+// the caller alone. Close must not overlap a For call.
+func (p *Pool) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	p.wake.Broadcast()
+	p.mu.Unlock()
+	p.workers.Wait()
+}
+
+// For calls t.Run over [0, n) split into chunks of at least grain items
+// (grain < 1 means 1), each chunk exactly once, and returns when all are done.
+func (p *Pool) For(n, grain int, t Task) {
+	if n <= 0 {
+		return
+	}
+	grain = max(grain, 1)
+	nchunks := min(n/grain, 4*p.threads, maxChunks)
+	if nchunks <= 1 || p.threads == 1 || p.closed.Load() || !p.busy.CompareAndSwap(false, true) {
+		t.Run(0, 0, n)
+		return
+	}
+	p.task, p.n, p.nchunks = t, n, nchunks
+	p.done.Store(0)
+	gen := p.job.Load()>>32 + 1
+	// The store publishes task/n/nchunks to any worker that claims from it.
+	p.job.Store(gen<<32 | uint64(nchunks)<<16)
+	if p.parked.Load() > 0 {
+		// A worker increments parked before re-checking job under mu, so
+		// either it sees the new job or we see it parked and wake it.
+		p.mu.Lock()
+		p.wake.Broadcast()
+		p.mu.Unlock()
+	}
+	p.runChunks(0, uint32(gen))
+	for spins := 0; p.done.Load() != int64(nchunks); spins++ {
+		if spins&63 == 63 {
+			runtime.Gosched() // a worker holding a chunk may need our P
+		}
+	}
+	p.task = nil // don't keep the caller's data alive
+	p.busy.Store(false)
+}
+
+// runChunks claims and runs chunks of generation gen until none are left.
+func (p *Pool) runChunks(worker int, gen uint32) {
+	for {
+		j := p.job.Load()
+		if uint32(j>>32) != gen {
+			return
+		}
+		total, next := int(j>>16&0xffff), int(j&0xffff)
+		if next >= total {
+			return
+		}
+		if !p.job.CompareAndSwap(j, j+1) {
+			continue
+		}
+		lo, hi := next*p.n/total, (next+1)*p.n/total
+		p.task.Run(worker, lo, hi)
+		p.done.Add(1)
+	}
+}
+
+func (p *Pool) worker(id int) {
+	defer p.workers.Done()
+	seen := uint32(p.job.Load() >> 32)
+	for {
+		gen, ok := p.waitJob(seen)
+		if !ok {
+			return
+		}
+		seen = gen
+		p.runChunks(id, gen)
+	}
+}
+
+// waitJob returns the generation of the next job after seen, spinning
+// briefly and then parking; ok is false once the pool is closed.
+func (p *Pool) waitJob(seen uint32) (gen uint32, ok bool) {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if g := uint32(p.job.Load() >> 32); g != seen {
+			return g, true
+		}
+		if p.closed.Load() {
+			return 0, false
+		}
+		if i&255 == 255 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parked.Add(1)
+	defer p.parked.Add(-1)
+	for {
+		if g := uint32(p.job.Load() >> 32); g != seen {
+			return g, true
+		}
+		if p.closed.Load() {
+			return 0, false
+		}
+		p.wake.Wait()
+	}
+}
