@@ -24,6 +24,16 @@ var dequantizers = map[gguf.TensorType]func(src []byte, dst []float32){
 	gguf.BF16: DequantizeRowBF16,
 	gguf.Q8_0: DequantizeRowQ8_0,
 	gguf.Q4_0: DequantizeRowQ4_0,
+	gguf.Q4_1: DequantizeRowQ4_1,
+	gguf.Q5_0: DequantizeRowQ5_0,
+	gguf.Q5_1: DequantizeRowQ5_1,
+	gguf.Q8_1: DequantizeRowQ8_1,
+	gguf.Q2_K: DequantizeRowQ2_K,
+	gguf.Q3_K: DequantizeRowQ3_K,
+	gguf.Q4_K: DequantizeRowQ4_K,
+	gguf.Q5_K: DequantizeRowQ5_K,
+	gguf.Q6_K: DequantizeRowQ6_K,
+	gguf.Q8_K: DequantizeRowQ8_K,
 }
 
 // DequantizeRow decodes len(dst) elements of type t from src.
@@ -45,6 +55,16 @@ var quantizers = map[gguf.TensorType]func(x []float32, dst []byte){
 	gguf.BF16: QuantizeRowBF16,
 	gguf.Q8_0: QuantizeRowQ8_0,
 	gguf.Q4_0: QuantizeRowQ4_0,
+	gguf.Q4_1: QuantizeRowQ4_1,
+	gguf.Q5_0: QuantizeRowQ5_0,
+	gguf.Q5_1: QuantizeRowQ5_1,
+	gguf.Q8_1: QuantizeRowQ8_1,
+	gguf.Q2_K: QuantizeRowQ2_K,
+	gguf.Q3_K: QuantizeRowQ3_K,
+	gguf.Q4_K: QuantizeRowQ4_K,
+	gguf.Q5_K: QuantizeRowQ5_K,
+	gguf.Q6_K: QuantizeRowQ6_K,
+	gguf.Q8_K: QuantizeRowQ8_K,
 }
 
 // CanQuantize reports whether QuantizeRow handles t.

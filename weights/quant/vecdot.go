@@ -39,6 +39,16 @@ func init() {
 	RegisterVecDot(&VecDot{gguf.BF16, gguf.BF16, QuantizeRowBF16, DotBF16})
 	RegisterVecDot(&VecDot{gguf.Q8_0, gguf.Q8_0, QuantizeActQ8_0, DotQ8_0Q8_0})
 	RegisterVecDot(&VecDot{gguf.Q4_0, gguf.Q8_0, QuantizeActQ8_0, DotQ4_0Q8_0})
+	RegisterVecDot(&VecDot{gguf.Q5_0, gguf.Q8_0, QuantizeActQ8_0, DotQ5_0Q8_0})
+	RegisterVecDot(&VecDot{gguf.Q4_1, gguf.Q8_1, QuantizeActQ8_1, DotQ4_1Q8_1})
+	RegisterVecDot(&VecDot{gguf.Q5_1, gguf.Q8_1, QuantizeActQ8_1, DotQ5_1Q8_1})
+	// K-quants dot against Q8_K; x86 ggml quantizes Q8_K activations with the
+	// reference quantizer, so QuantizeRowQ8_K is also the run-time one.
+	RegisterVecDot(&VecDot{gguf.Q2_K, gguf.Q8_K, QuantizeRowQ8_K, DotQ2_KQ8_K})
+	RegisterVecDot(&VecDot{gguf.Q3_K, gguf.Q8_K, QuantizeRowQ8_K, DotQ3_KQ8_K})
+	RegisterVecDot(&VecDot{gguf.Q4_K, gguf.Q8_K, QuantizeRowQ8_K, DotQ4_KQ8_K})
+	RegisterVecDot(&VecDot{gguf.Q5_K, gguf.Q8_K, QuantizeRowQ8_K, DotQ5_KQ8_K})
+	RegisterVecDot(&VecDot{gguf.Q6_K, gguf.Q8_K, QuantizeRowQ8_K, DotQ6_KQ8_K})
 }
 
 // DotF32 is an F32×F32 dot accumulated in float64.
