@@ -125,25 +125,10 @@ func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) 
 // roundf is C's roundf: half away from zero.
 func roundf(v float32) float32 { return float32(math.Round(float64(v))) }
 
-// QuantizeActQ8_0 quantizes an activation row the way ggml's AVX2
-// quantize_row_q8_0 does at run time (id = 127/amax, round half to even),
-// which can differ from the reference quantizer by one step at exact ties.
-// The engine uses it so its numbers match llama.cpp's CPU backend.
-func QuantizeActQ8_0(x []float32, dst []byte) {
-	for b := 0; b < len(x)/QK; b++ {
-		xs := x[b*QK : b*QK+QK]
-		out := dst[b*Q8_0Bytes : b*Q8_0Bytes+Q8_0Bytes]
-		amax := float32(0)
-		for _, v := range xs {
-			amax = max(amax, abs32(v))
-		}
-		binary.LittleEndian.PutUint16(out, FP32ToFP16(amax/127))
-		id := float32(0)
-		if amax != 0 {
-			id = 127 / amax
-		}
-		for j, v := range xs {
-			out[2+j] = byte(int8(math.RoundToEven(float64(v * id))))
-		}
-	}
-}
+// QuantizeActQ8_0 quantizes an activation row before a Q4_0/Q8_0 dot. The
+// reference engine's outputs (../shared/testdata) match the reference
+// quantizer's rounding (d = amax/127, id = 1/d, roundf: half away from zero)
+// and not the half-to-even AVX2 variant, which differs on the frequent exact
+// ties of lattice-valued activations; so this is QuantizeRowQ8_0, and SIMD
+// versions must reproduce it bit for bit.
+func QuantizeActQ8_0(x []float32, dst []byte) { QuantizeRowQ8_0(x, dst) }

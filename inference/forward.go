@@ -1,0 +1,381 @@
+package inference
+
+import (
+	"fmt"
+	"math"
+
+	"smallthinker/weights/arch"
+	"smallthinker/weights/quant"
+)
+
+// state is the scratch memory of one session's forward pass, sized for a
+// batch (ubatch) of up to B tokens. Nothing is allocated per token.
+type state struct {
+	m *Model
+	B int
+
+	x      [][]float32 // residual stream, B × D
+	norm   []*actRow   // RMS-normed input (attention, then FFN), B × D
+	rin    []*actRow   // router input: the raw layer input, B × D
+	q      [][]float32 // B × QDim
+	k, v   [][]float32 // B × KVDim
+	att    []*actRow   // attention output, B × QDim
+	proj   [][]float32 // attention projection, B × D
+	rlog   [][]float32 // router logits, B × E
+	sel    [][]int     // selected experts, B × topK
+	selW   [][]float32 // their weights, B × topK
+	moe    [][]float32 // MoE output accumulators, B × D
+	gate   [][]float32 // per expert pass: B × F
+	up     [][]float32 // B × F
+	act    []*actRow   // relu(gate)*up, B × F
+	down   [][]float32 // B × D
+	scores [][]float32 // per worker attention scores, ctx
+	rowBuf [][]float32 // per worker dequantized row (transposed down), D
+	logits [][]float32 // B × Vocab (rows are filled on demand)
+
+	// per-expert routing lists rebuilt each layer
+	expTok [][]int
+	expW   [][]float32
+
+	mm      matmulTask
+	attT    attnTask
+	tdT     tdownTask
+	tmpActs []*actRow
+}
+
+func newState(m *Model, B, ctx int) *state {
+	c := m.Config
+	D, F, E, V := c.Embed, c.ExpertFFN, c.Experts, c.Vocab
+	mat := func(rows, cols int) [][]float32 {
+		buf := make([]float32, rows*cols)
+		r := make([][]float32, rows)
+		for i := range r {
+			r[i] = buf[i*cols : (i+1)*cols : (i+1)*cols]
+		}
+		return r
+	}
+	acts := func(rows, cols int) []*actRow {
+		r := make([]*actRow, rows)
+		for i := range r {
+			r[i] = newActRow(cols)
+		}
+		return r
+	}
+	s := &state{m: m, B: B,
+		x: mat(B, D), norm: acts(B, D), rin: acts(B, D),
+		q: mat(B, c.QDim()), k: mat(B, c.KVDim()), v: mat(B, c.KVDim()),
+		att: acts(B, c.QDim()), proj: mat(B, D), rlog: mat(B, E),
+		selW: mat(B, c.ExpertsUsed), moe: mat(B, D),
+		gate: mat(B, F), up: mat(B, F), act: acts(B, F), down: mat(B, D),
+		scores: mat(m.exec.Threads(), ctx), rowBuf: mat(m.exec.Threads(), max(D, F)),
+		logits: mat(B, V),
+		expTok: make([][]int, E), expW: make([][]float32, E),
+	}
+	s.sel = make([][]int, B)
+	for i := range s.sel {
+		s.sel[i] = make([]int, c.ExpertsUsed)
+	}
+	for e := range s.expTok {
+		s.expTok[e] = make([]int, 0, B)
+		s.expW[e] = make([]float32, 0, B)
+	}
+	return s
+}
+
+// forward runs tokens (at most s.B) at positions kv.n, kv.n+1, ... through
+// the model, appends their keys and values to kv, and computes the logits of
+// the rows for which wantLogits(i) is true into s.logits[i].
+func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) error {
+	m, c := s.m, s.m.Config
+	T := len(tokens)
+	if T > s.B {
+		return fmt.Errorf("batch of %d tokens exceeds the %d-token scratch", T, s.B)
+	}
+	if kv.n+T > kv.ctx {
+		return ErrContextFull
+	}
+	pos0 := kv.n
+	for t, id := range tokens {
+		if id < 0 || id >= c.Vocab {
+			return fmt.Errorf("token id %d out of range [0, %d)", id, c.Vocab)
+		}
+		if err := quant.DequantizeRow(m.embed.Type, m.embed.Row(id), s.x[t]); err != nil {
+			return err
+		}
+	}
+	for il := range m.layers {
+		l := &m.layers[il]
+		// Router first, on the raw layer input (SmallThinker's pre-attention router):
+		// this is where an expert prefetch can start while attention runs.
+		for t := 0; t < T; t++ {
+			copy(s.rin[t].f32, s.x[t])
+			s.rin[t].invalidate()
+			rmsNorm(s.norm[t].f32, s.x[t], l.attnNorm, c.RMSEps)
+			s.norm[t].invalidate()
+		}
+		s.matmul(&l.router, s.rin[:T], s.rlog[:T])
+		for t := 0; t < T; t++ {
+			route(c, s.rlog[t], s.sel[t], s.selW[t])
+		}
+
+		// Attention.
+		s.matmul(&l.q, s.norm[:T], s.q[:T])
+		s.matmul(&l.k, s.norm[:T], s.k[:T])
+		s.matmul(&l.v, s.norm[:T], s.v[:T])
+		kl := &kv.layers[il]
+		for t := 0; t < T; t++ {
+			if c.UsesRoPE(il) {
+				ropeNeox(s.q[t], c.HeadDim, pos0+t, c.RopeTheta)
+				ropeNeox(s.k[t], c.HeadDim, pos0+t, c.RopeTheta)
+			}
+			kl.store(pos0+t, c.KVDim(), s.k[t], s.v[t])
+		}
+		s.attention(kl, kv.kvDim, pos0, T, c.Window(il))
+		s.matmul(&l.o, s.att[:T], s.proj[:T])
+		for t := 0; t < T; t++ {
+			axpy(1, s.proj[t], s.x[t])
+			rmsNorm(s.norm[t].f32, s.x[t], l.ffnNorm, c.RMSEps)
+			s.norm[t].invalidate()
+			clear(s.moe[t])
+		}
+
+		// Mixture of ReGLU experts, expert by expert so each expert's weights are read once per batch.
+		for e := range s.expTok {
+			s.expTok[e], s.expW[e] = s.expTok[e][:0], s.expW[e][:0]
+		}
+		for t := 0; t < T; t++ {
+			for j, e := range s.sel[t] {
+				s.expTok[e] = append(s.expTok[e], t)
+				s.expW[e] = append(s.expW[e], s.selW[t][j])
+			}
+		}
+		for e, toks := range s.expTok {
+			if len(toks) > 0 {
+				s.runExpert(l, e, toks, s.expW[e])
+			}
+		}
+		for t := 0; t < T; t++ {
+			axpy(1, s.moe[t], s.x[t])
+		}
+	}
+	kv.n += T
+
+	// Final norm and lm_head for the rows that need logits.
+	n := 0
+	for t := 0; t < T; t++ {
+		if wantLogits(t) {
+			rmsNorm(s.norm[n].f32, s.x[t], m.outputNorm, c.RMSEps)
+			s.norm[n].invalidate()
+			n++
+		}
+	}
+	s.matmul(&m.output, s.norm[:n], s.logits[:n])
+	// Move rows to their token index (logits of row t end up in s.logits[t]).
+	for t := T - 1; t >= 0 && n > 0; t-- {
+		if wantLogits(t) {
+			n--
+			if n != t {
+				copy(s.logits[t], s.logits[n])
+			}
+		}
+	}
+	return nil
+}
+
+// route turns router logits into the top-k experts and their normalised weights.
+func route(c *arch.Config, logits []float32, sel []int, w []float32) {
+	probs := logits // reuse in place: logits are not needed afterwards
+	if c.Gating == arch.GatingSoftmax {
+		softmaxInPlace(probs)
+	} else {
+		for i, v := range probs {
+			probs[i] = sigmoid(v)
+		}
+	}
+	// Top-k by probability, lowest index first on ties (stable selection).
+	for j := range sel {
+		best := -1
+		for e, p := range probs {
+			if best >= 0 && !(p > probs[best]) {
+				continue
+			}
+			taken := false
+			for _, s := range sel[:j] {
+				if s == e {
+					taken = true
+					break
+				}
+			}
+			if !taken {
+				best = e
+			}
+		}
+		sel[j] = best
+		w[j] = probs[best]
+	}
+	sum := float32(0)
+	for _, v := range w {
+		sum += v
+	}
+	sum = max(sum, 6.103515625e-5)
+	for j := range w {
+		w[j] /= sum
+	}
+}
+
+// ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i, i+d/2)),
+// computing the angles the way ggml does: theta starts at pos and is multiplied
+// by base^(-2/d) in float32 for each pair.
+func ropeNeox(x []float32, headDim, pos int, base float32) {
+	half := headDim / 2
+	thetaScale := float32(math.Pow(float64(base), -2.0/float64(headDim)))
+	theta := float32(pos)
+	for i := 0; i < half; i++ {
+		cos := float32(math.Cos(float64(theta)))
+		sin := float32(math.Sin(float64(theta)))
+		for h := 0; h+headDim <= len(x); h += headDim {
+			x0, x1 := x[h+i], x[h+i+half]
+			x[h+i] = x0*cos - x1*sin
+			x[h+i+half] = x0*sin + x1*cos
+		}
+		theta *= thetaScale
+	}
+}
+
+// matmul computes out[t] = W · xs[t] for every row of W, converting each
+// activation once into the form W's type consumes.
+func (s *state) matmul(W *Matrix, xs []*actRow, out [][]float32) {
+	if len(xs) == 0 {
+		return
+	}
+	vd, _ := quant.VecDotFor(W.Type) // checked at load
+	t := &s.mm
+	t.W, t.dot, t.out = W, vd.Dot, out
+	t.xb = t.xb[:0]
+	for _, x := range xs {
+		t.xb = append(t.xb, x.as(vd.Act, vd))
+	}
+	s.m.exec.For(W.Rows, 16, t)
+	t.W, t.out = nil, nil
+}
+
+type matmulTask struct {
+	W   *Matrix
+	dot func(w, x []byte, n int) float32
+	xb  [][]byte
+	out [][]float32
+}
+
+func (t *matmulTask) Run(_, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		row := t.W.Row(r)
+		for i, x := range t.xb {
+			t.out[i][r] = t.dot(row, x, t.W.Cols)
+		}
+	}
+}
+
+// attention computes softmax(q·k/√d)·v for every token and head of the batch.
+func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
+	t := &s.attT
+	*t = attnTask{s: s, kl: kl, kvDim: kvDim, pos0: pos0, window: window}
+	s.m.exec.For(T*s.m.Config.Heads, 1, t)
+}
+
+type attnTask struct {
+	s      *state
+	kl     *kvLayer
+	kvDim  int
+	pos0   int
+	window int
+}
+
+func (t *attnTask) Run(worker, lo, hi int) {
+	c := t.s.m.Config
+	d := c.HeadDim
+	group := c.Heads / c.KVHeads
+	scale := float32(1 / math.Sqrt(float64(d)))
+	for i := lo; i < hi; i++ {
+		tok, h := i/c.Heads, i%c.Heads
+		qpos := t.pos0 + tok
+		first := 0
+		if t.window > 0 {
+			first = max(0, qpos-t.window+1)
+		}
+		q := t.s.q[tok][h*d : (h+1)*d]
+		kvh := h / group
+		sc := t.s.scores[worker][:qpos-first+1]
+		for p := first; p <= qpos; p++ {
+			k := t.kl.keys(p, t.kvDim)[kvh*d : (kvh+1)*d]
+			sc[p-first] = dotF32(q, k) * scale
+		}
+		softmaxInPlace(sc)
+		out := t.s.att[tok].f32[h*d : (h+1)*d]
+		clear(out)
+		for p := first; p <= qpos; p++ {
+			axpy(sc[p-first], t.kl.values(p, t.kvDim)[kvh*d:(kvh+1)*d], out)
+		}
+		t.s.att[tok].invalidate()
+	}
+}
+
+// runExpert applies ReGLU expert e of layer l to the given tokens and adds the
+// weighted result to their MoE accumulators.
+func (s *state) runExpert(l *layer, e int, toks []int, w []float32) {
+	c := s.m.Config
+	D, F := c.Embed, c.ExpertFFN
+	gate := l.gate.slice(e*F, F)
+	up := l.up.slice(e*F, F)
+	xs := s.gatherNorm(toks)
+	s.matmul(&gate, xs, s.gate[:len(toks)])
+	s.matmul(&up, xs, s.up[:len(toks)])
+	for j := range toks {
+		a := s.act[j]
+		for n := 0; n < F; n++ {
+			a.f32[n] = max(s.gate[j][n], 0) * s.up[j][n]
+		}
+		a.invalidate()
+	}
+	if c.DownTransposed {
+		// Row n of the transposed down matrix is column n of the original:
+		// out = Σ_n act_n · row_n, the authors' engine's sparse formulation.
+		down := l.down.slice(e*F, F)
+		for j, tok := range toks {
+			out := s.down[j]
+			clear(out)
+			row := s.rowBuf[0][:D]
+			for n := 0; n < F; n++ {
+				a := s.act[j].f32[n]
+				if a == 0 {
+					continue
+				}
+				quant.DequantizeRow(down.Type, down.Row(n), row)
+				axpy(a, row, out)
+			}
+			axpy(w[j], out, s.moe[tok])
+		}
+		return
+	}
+	down := l.down.slice(e*D, D)
+	s.matmul(&down, s.act[:len(toks)], s.down[:len(toks)])
+	for j, tok := range toks {
+		axpy(w[j], s.down[j], s.moe[tok])
+	}
+}
+
+// gatherNorm returns the normed FFN inputs of the given tokens (a reused slice).
+func (s *state) gatherNorm(toks []int) []*actRow {
+	out := s.tmpActs[:0]
+	for _, t := range toks {
+		out = append(out, s.norm[t])
+	}
+	s.tmpActs = out
+	return out
+}
+
+type tdownTask struct{}
+
+// slice views rows [r0, r0+n) of m.
+func (m *Matrix) slice(r0, n int) Matrix {
+	return Matrix{Type: m.Type, Rows: n, Cols: m.Cols, RowBytes: m.RowBytes, Data: m.Data[r0*m.RowBytes : (r0+n)*m.RowBytes]}
+}

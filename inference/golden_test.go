@@ -1,0 +1,131 @@
+package inference
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const testdataDir = "../../shared/testdata"
+
+type goldenCase struct {
+	Name            string  `json:"name"`
+	Model           string  `json:"model"`
+	Prompt          *string `json:"prompt_chatml_user"`
+	PromptIDs       []int   `json:"prompt_ids"`
+	GreedyIDs       []int   `json:"greedy_ids"`
+	LogitsFile      string  `json:"logits_file"`
+	NVocab          int     `json:"n_vocab"`
+	LogitsRows      int     `json:"logits_rows"`
+	LogitsPositions []int   `json:"logits_positions"`
+	Options         string  `json:"options"`
+}
+
+func loadCases(t testing.TB) []goldenCase {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdataDir, "cases.json"))
+	if err != nil {
+		t.Skipf("../shared/testdata is absent (%v): no reference outputs to compare with", err)
+	}
+	var cs []goldenCase
+	if err := json.Unmarshal(b, &cs); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func readLogits(t testing.TB, c goldenCase) [][]float32 {
+	b, err := os.ReadFile(filepath.Join(testdataDir, c.LogitsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([][]float32, c.LogitsRows)
+	for r := range rows {
+		rows[r] = make([]float32, c.NVocab)
+		for i := range rows[r] {
+			rows[r][i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*(r*c.NVocab+i):]))
+		}
+	}
+	return rows
+}
+
+// tolerance per the test data README: relative to max|ref|.
+func tolerance(model string) float64 {
+	base := filepath.Base(model)
+	switch {
+	case strings.Contains(base, "f32"), strings.Contains(base, "f16"):
+		return 2e-3
+	case strings.Contains(base, "_k"):
+		return 3e-2
+	}
+	return 1e-2
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func TestGoldenLogits(t *testing.T) {
+	for _, c := range loadCases(t) {
+		for _, threads := range []int{1, 2} {
+			c, threads := c, threads
+			t.Run(c.Name+"/threads="+string(rune('0'+threads)), func(t *testing.T) {
+				if testing.Short() && len(c.PromptIDs) > 1000 {
+					t.Skip("long case skipped in -short mode")
+				}
+				m, err := Load(filepath.Join(testdataDir, c.Model), LoadOptions{Threads: threads})
+				if err != nil {
+					if strings.Contains(err.Error(), "not supported") {
+						t.Skipf("format not supported yet: %v", err)
+					}
+					t.Fatal(err)
+				}
+				defer m.Close()
+				ref := readLogits(t, c)
+				need := 0
+				for _, p := range c.LogitsPositions {
+					need = max(need, p+1)
+				}
+				ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)[:need]
+				rowOf := map[int]int{}
+				for r, p := range c.LogitsPositions {
+					rowOf[p] = r
+				}
+				r := m.NewRunner(need + 16)
+				maxDiff, maxRef := 0.0, 0.0
+				mismatch := 0
+				err = r.Eval(ids, true, func(pos int, logits []float32) {
+					row, ok := rowOf[pos]
+					if !ok {
+						return
+					}
+					for i, v := range ref[row] {
+						maxDiff = max(maxDiff, math.Abs(float64(v-logits[i])))
+						maxRef = max(maxRef, math.Abs(float64(v)))
+					}
+					if argmax(ref[row]) != argmax(logits) {
+						mismatch++
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rel := maxDiff / maxRef
+				t.Logf("%s: worst relative error %.2e (tolerance %.0e), argmax mismatches %d/%d", c.Name, rel, tolerance(c.Model), mismatch, len(c.LogitsPositions))
+				if rel > tolerance(c.Model) || mismatch > 0 {
+					t.Errorf("relative error %.2e (tolerance %.0e), %d argmax mismatches", rel, tolerance(c.Model), mismatch)
+				}
+			})
+		}
+	}
+}

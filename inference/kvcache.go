@@ -1,0 +1,111 @@
+package inference
+
+// kvCache holds the keys and values of every layer. Full-attention layers keep
+// every position up to the context length; sliding-window layers keep a ring
+// of window+ubatch slots, which is all a batch of at most ubatch tokens can
+// look at, so a long 21B chat does not grow 39 of its 52 layers' caches.
+type kvCache struct {
+	layers []kvLayer
+	n      int // positions filled: the next token goes to position n
+	ctx    int // context length (maximum positions)
+	kvDim  int
+	// oldest is the lowest position that may be rewound to without losing ring
+	// entries a later token would need (see rewind).
+	ubatch int
+}
+
+type kvLayer struct {
+	window int // 0 = full attention
+	slots  int
+	k, v   []float32 // slots × kvDim
+	// pos[s] is the position currently stored in slot s (ring layers only).
+	pos []int
+}
+
+func newKVCache(windows []int, ctx, kvDim, ubatch int) *kvCache {
+	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, layers: make([]kvLayer, len(windows))}
+	for il, w := range windows {
+		slots := ctx
+		if w > 0 && w+ubatch < ctx {
+			slots = w + ubatch
+		}
+		l := &c.layers[il]
+		l.window, l.slots = w, slots
+		l.k = make([]float32, slots*kvDim)
+		l.v = make([]float32, slots*kvDim)
+		if slots < ctx {
+			l.pos = make([]int, slots)
+			for i := range l.pos {
+				l.pos[i] = -1
+			}
+		}
+	}
+	return c
+}
+
+// bytes is the memory the cache holds.
+func (c *kvCache) bytes() int64 {
+	n := int64(0)
+	for i := range c.layers {
+		n += int64(len(c.layers[i].k)+len(c.layers[i].v)) * 4
+	}
+	return n
+}
+
+func (l *kvLayer) slot(pos int) int {
+	if l.pos == nil {
+		return pos
+	}
+	return pos % l.slots
+}
+
+func (l *kvLayer) keys(pos, kvDim int) []float32 {
+	s := l.slot(pos)
+	return l.k[s*kvDim : (s+1)*kvDim]
+}
+
+func (l *kvLayer) values(pos, kvDim int) []float32 {
+	s := l.slot(pos)
+	return l.v[s*kvDim : (s+1)*kvDim]
+}
+
+func (l *kvLayer) store(pos, kvDim int, k, v []float32) {
+	s := l.slot(pos)
+	copy(l.k[s*kvDim:(s+1)*kvDim], k)
+	copy(l.v[s*kvDim:(s+1)*kvDim], v)
+	if l.pos != nil {
+		l.pos[s] = pos
+	}
+}
+
+// rewind drops positions ≥ n. It reports false when a ring layer has already
+// overwritten entries that positions from n on would need; the caller must
+// then start over from position 0.
+func (c *kvCache) rewind(n int) bool {
+	if n >= c.n {
+		return n == c.n
+	}
+	for i := range c.layers {
+		l := &c.layers[i]
+		if l.pos == nil {
+			continue
+		}
+		// The next token at position n needs positions [n-window+1, n-1].
+		for p := max(0, n-l.window+1); p < n; p++ {
+			if l.pos[l.slot(p)] != p {
+				return false
+			}
+		}
+	}
+	c.n = n
+	return true
+}
+
+func (c *kvCache) reset() {
+	c.n = 0
+	for i := range c.layers {
+		for j := range c.layers[i].pos {
+			c.layers[i].pos[j] = -1
+		}
+	}
+}

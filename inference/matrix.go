@@ -1,0 +1,76 @@
+package inference
+
+import (
+	"fmt"
+
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
+)
+
+// Matrix is a 2-D weight in ggml layout: Rows rows of Cols elements, each row
+// RowBytes bytes of Type. Data may point into the mmapped file or into an
+// expert-cache slot.
+type Matrix struct {
+	Type     gguf.TensorType
+	Rows     int
+	Cols     int
+	RowBytes int
+	Data     []byte
+}
+
+// Row returns the raw bytes of row r.
+func (m *Matrix) Row(r int) []byte { return m.Data[r*m.RowBytes : (r+1)*m.RowBytes] }
+
+// Bytes is the matrix size.
+func (m *Matrix) Bytes() int { return m.Rows * m.RowBytes }
+
+// newMatrix views data as a matrix of type t with the given shape.
+func newMatrix(t gguf.TensorType, rows, cols int, data []byte) (Matrix, error) {
+	if cols%t.BlockSize() != 0 {
+		return Matrix{}, fmt.Errorf("row length %d is not a multiple of the %s block size", cols, t)
+	}
+	rb := t.RowSize(cols)
+	if len(data) < rows*rb {
+		return Matrix{}, fmt.Errorf("matrix %dx%d %s needs %d bytes, have %d", rows, cols, t, rows*rb, len(data))
+	}
+	return Matrix{Type: t, Rows: rows, Cols: cols, RowBytes: rb, Data: data[:rows*rb]}, nil
+}
+
+// tensorMatrix maps a 2-D tensor (ne = [cols, rows]) from the file.
+func tensorMatrix(f *gguf.File, name string, cols, rows int) (Matrix, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return Matrix{}, fmt.Errorf("tensor %s is missing", name)
+	}
+	if int(t.Dim(0)) != cols || int(t.Dim(1)) != rows || t.Dim(2) != 1 || t.Dim(3) != 1 {
+		return Matrix{}, fmt.Errorf("tensor %s has shape %v, want [%d %d]", name, t.Dims, cols, rows)
+	}
+	if _, err := quant.VecDotFor(t.Type); err != nil {
+		return Matrix{}, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	data, err := f.TensorData(t)
+	if err != nil {
+		return Matrix{}, err
+	}
+	return newMatrix(t.Type, rows, cols, data)
+}
+
+// tensorVector reads a 1-D tensor as float32 (norm weights).
+func tensorVector(f *gguf.File, name string, n int) ([]float32, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("tensor %s is missing", name)
+	}
+	if t.Elements() != uint64(n) {
+		return nil, fmt.Errorf("tensor %s has %d elements, want %d", name, t.Elements(), n)
+	}
+	data, err := f.TensorData(t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, n)
+	if err := quant.DequantizeRow(t.Type, data, out); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,186 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"smallthinker/weights/arch"
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
+)
+
+// LoadOptions configure a model load.
+type LoadOptions struct {
+	Threads int // compute threads; 0 = GOMAXPROCS
+	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
+	// absent key = sigmoid, the Hugging Face semantics).
+	GatingOverride arch.Gating
+}
+
+// Model is a loaded SmallThinker model: hyperparameters plus weights mapped
+// from the GGUF file. It is safe to create several Sessions on one Model, but
+// each Session runs one generation at a time.
+type Model struct {
+	Config *arch.Config
+	Path   string
+	file   *gguf.File
+
+	embed      Matrix // token_embd: Vocab rows of Embed
+	output     Matrix // output.weight or token_embd (tied)
+	outputNorm []float32
+	layers     []layer
+
+	threads int
+	exec    executor
+}
+
+// layer holds one transformer block's weights, named after the GGUF tensors.
+type layer struct {
+	attnNorm []float32 // blk.N.attn_norm
+	ffnNorm  []float32 // blk.N.ffn_norm
+	q, k, v  Matrix    // blk.N.attn_{q,k,v}
+	o        Matrix    // blk.N.attn_output
+	router   Matrix    // blk.N.ffn_gate_inp (F32): Experts rows of Embed
+	gate, up Matrix    // blk.N.ffn_{gate,up}_exps viewed as Experts*FFN rows of Embed
+	// down is blk.N.ffn_down_exps: Experts*Embed rows of FFN (upstream layout)
+	// or, when Config.DownTransposed, Experts*FFN rows of Embed.
+	down Matrix
+}
+
+// Load maps a SmallThinker GGUF and prepares it for inference.
+func Load(path string, opts LoadOptions) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newModel(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m.Path = path
+	return m, nil
+}
+
+func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
+	cfg, err := arch.ReadConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	if opts.GatingOverride != 0 {
+		cfg.Gating = opts.GatingOverride
+	}
+	if err := cfg.Validate(f); err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, file: f}
+	D, F, E := cfg.Embed, cfg.ExpertFFN, cfg.Experts
+	if m.embed, err = tensorMatrix(f, "token_embd.weight", D, cfg.Vocab); err != nil {
+		return nil, err
+	}
+	if cfg.TiedEmbedding {
+		m.output = m.embed
+	} else if m.output, err = tensorMatrix(f, "output.weight", D, cfg.Vocab); err != nil {
+		return nil, err
+	}
+	if m.outputNorm, err = tensorVector(f, "output_norm.weight", D); err != nil {
+		return nil, err
+	}
+	m.layers = make([]layer, cfg.Layers)
+	for il := range m.layers {
+		l := &m.layers[il]
+		p := fmt.Sprintf("blk.%d.", il)
+		errs := []error{}
+		get := func(dst *Matrix, name string, cols, rows int) {
+			var e error
+			if *dst, e = tensorMatrix3(f, p+name, cols, rows); e != nil {
+				errs = append(errs, e)
+			}
+		}
+		var e1, e2 error
+		l.attnNorm, e1 = tensorVector(f, p+"attn_norm.weight", D)
+		l.ffnNorm, e2 = tensorVector(f, p+"ffn_norm.weight", D)
+		errs = append(errs, e1, e2)
+		get(&l.q, "attn_q.weight", D, cfg.QDim())
+		get(&l.k, "attn_k.weight", D, cfg.KVDim())
+		get(&l.v, "attn_v.weight", D, cfg.KVDim())
+		get(&l.o, "attn_output.weight", cfg.QDim(), D)
+		get(&l.router, "ffn_gate_inp.weight", D, E)
+		get(&l.gate, "ffn_gate_exps.weight", D, F*E)
+		get(&l.up, "ffn_up_exps.weight", D, F*E)
+		if cfg.DownTransposed {
+			get(&l.down, "ffn_down_exps.weight", D, F*E)
+		} else {
+			get(&l.down, "ffn_down_exps.weight", F, D*E)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	m.SetThreads(opts.Threads)
+	return m, nil
+}
+
+// tensorMatrix3 maps a 2-D or stacked 3-D tensor as one tall matrix of rows×cols.
+func tensorMatrix3(f *gguf.File, name string, cols, rows int) (Matrix, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return Matrix{}, fmt.Errorf("tensor %s is missing", name)
+	}
+	if int(t.Dim(0)) != cols || int(t.Dim(1)*t.Dim(2)*t.Dim(3)) != rows {
+		return Matrix{}, fmt.Errorf("tensor %s has shape %v, want %d columns and %d rows", name, t.Dims, cols, rows)
+	}
+	if _, err := quant.VecDotFor(t.Type); err != nil {
+		return Matrix{}, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	data, err := f.TensorData(t)
+	if err != nil {
+		return Matrix{}, err
+	}
+	return newMatrix(t.Type, rows, cols, data)
+}
+
+// SetThreads changes the number of compute threads (0 = GOMAXPROCS).
+func (m *Model) SetThreads(n int) {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if m.exec != nil && m.threads == n {
+		return
+	}
+	if m.exec != nil {
+		m.exec.Close()
+	}
+	m.threads = n
+	m.exec = newExecutor(n)
+}
+
+// Threads is the number of compute threads.
+func (m *Model) Threads() int { return m.threads }
+
+// Close releases the model's file mapping and threads. Sessions must not be used afterwards.
+func (m *Model) Close() error {
+	if m.exec != nil {
+		m.exec.Close()
+		m.exec = nil
+	}
+	if m.file != nil {
+		err := m.file.Close()
+		m.file = nil
+		return err
+	}
+	return nil
+}
+
+// File is the parsed GGUF header.
+func (m *Model) File() *gguf.File { return m.file }
+
+// FileSize is the size of the model file in bytes.
+func (m *Model) FileSize() int64 {
+	if st, err := os.Stat(m.Path); err == nil {
+		return st.Size()
+	}
+	return m.file.Size
+}

@@ -1,0 +1,88 @@
+package inference
+
+import (
+	"math"
+
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
+)
+
+// maxTypes bounds ggml type ids we index arrays by.
+const maxTypes = 40
+
+// actRow is one activation row in F32 plus the byte forms that weights of
+// each type consume (Q8_0 for Q4_0/Q8_0, F16 for F16, ...). Each form is
+// computed once per row and shared by every matrix that reads it, as ggml does.
+type actRow struct {
+	f32  []float32
+	conv [maxTypes][]byte
+	ok   [maxTypes]bool
+}
+
+func newActRow(n int) *actRow { return &actRow{f32: make([]float32, n)} }
+
+// invalidate marks the byte forms stale after f32 changed.
+func (a *actRow) invalidate() { a.ok = [maxTypes]bool{} }
+
+// as returns the row converted to activation type t.
+func (a *actRow) as(t gguf.TensorType, vd *quant.VecDot) []byte {
+	if a.ok[t] {
+		return a.conv[t]
+	}
+	need := t.RowSize(len(a.f32))
+	if cap(a.conv[t]) < need {
+		a.conv[t] = make([]byte, need)
+	}
+	a.conv[t] = a.conv[t][:need]
+	vd.QuantizeAct(a.f32, a.conv[t])
+	a.ok[t] = true
+	return a.conv[t]
+}
+
+// rmsNorm is ggml's rms_norm followed by the weight multiply: the mean of
+// squares is accumulated in float64 like ggml_float.
+func rmsNorm(dst, x, w []float32, eps float32) {
+	sum := 0.0
+	for _, v := range x {
+		sum += float64(v) * float64(v)
+	}
+	mean := float32(sum / float64(len(x)))
+	scale := float32(1 / math.Sqrt(float64(mean+eps)))
+	for i, v := range x {
+		dst[i] = v * scale * w[i]
+	}
+}
+
+// softmaxInPlace is ggml_vec_soft_max_f32 + scaling: exp(x-max) summed in float64.
+func softmaxInPlace(x []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	sum := 0.0
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - m)))
+		x[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+func dotF32(a, b []float32) float32 {
+	s := float32(0)
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+func axpy(a float32, x, y []float32) {
+	for i, v := range x {
+		y[i] += a * v
+	}
+}

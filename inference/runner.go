@@ -1,0 +1,82 @@
+package inference
+
+// DefaultUBatch is how many prompt tokens go through the model in one pass.
+const DefaultUBatch = 256
+
+// Runner evaluates token sequences against one KV cache: the low-level API
+// under Session, used directly by the CLI's logits and generate commands.
+type Runner struct {
+	m      *Model
+	kv     *kvCache
+	st     *state
+	tokens []int // tokens whose keys/values are in kv (kv.n == len(tokens))
+}
+
+// NewRunner makes a runner with a KV cache for ctx positions (0 = the model's
+// training context).
+func (m *Model) NewRunner(ctx int) *Runner {
+	c := m.Config
+	if ctx <= 0 {
+		ctx = c.Context
+	}
+	windows := make([]int, c.Layers)
+	for il := range windows {
+		windows[il] = c.Window(il)
+	}
+	ub := min(DefaultUBatch, ctx)
+	return &Runner{m: m, kv: newKVCache(windows, ctx, c.KVDim(), ub), st: newState(m, ub, ctx)}
+}
+
+// Pos is the number of positions in the KV cache.
+func (r *Runner) Pos() int { return r.kv.n }
+
+// Context is the KV cache's capacity in positions.
+func (r *Runner) Context() int { return r.kv.ctx }
+
+// Tokens returns the tokens held in the KV cache.
+func (r *Runner) Tokens() []int { return r.tokens }
+
+// Reset empties the KV cache.
+func (r *Runner) Reset() {
+	r.kv.reset()
+	r.tokens = r.tokens[:0]
+}
+
+// Rewind drops cached positions ≥ n, or resets everything when a sliding
+// window ring can no longer serve position n.
+func (r *Runner) Rewind(n int) {
+	if n >= r.kv.n {
+		return
+	}
+	if !r.kv.rewind(n) {
+		r.Reset()
+		return
+	}
+	r.tokens = r.tokens[:n]
+}
+
+// Eval feeds tokens after the cached ones, in batches of up to the ubatch size.
+// onLogits is called with the logits of each new position when all is true,
+// or of the last position only otherwise. The slice is reused: copy it to keep it.
+func (r *Runner) Eval(tokens []int, all bool, onLogits func(pos int, logits []float32)) error {
+	for start := 0; start < len(tokens); {
+		end := min(start+r.st.B, len(tokens))
+		batch := tokens[start:end]
+		last := end == len(tokens)
+		want := func(i int) bool { return all || (last && i == len(batch)-1) }
+		pos0 := r.kv.n
+		if err := r.st.forward(r.kv, batch, want); err != nil {
+			return err
+		}
+		r.tokens = append(r.tokens, batch...)
+		if onLogits != nil {
+			for i := range batch {
+				if want(i) {
+					onLogits(pos0+i, r.st.logits[i])
+				}
+			}
+		}
+		start = end
+	}
+	return nil
+}
