@@ -43,10 +43,10 @@ func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 type server struct {
 	*httptest.Server
 	body    []byte
-	noRange bool          // ignore Range headers (always 200 + whole file)
-	cutAt   int           // >0: send only this many body bytes of a full response, then drop the connection
-	stallAt int           // >0: send this many bytes, then hang until the client gives up
-	status  int           // non-zero: reply with this status
+	noRange bool // ignore Range headers (always 200 + whole file)
+	cutAt   int  // >0: send only this many body bytes of a full response, then drop the connection
+	stallAt int  // >0: send this many bytes, then hang until the client gives up
+	status  int  // non-zero: reply with this status
 	mu      sync.Mutex
 	ranges  []string // Range headers seen
 }
