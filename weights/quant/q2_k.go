@@ -80,9 +80,9 @@ func DequantizeRowQ2_K(src []byte, y []float32) {
 			for shift := uint(0); shift < 8; shift += 2 {
 				for k := 0; k < 2; k++ {
 					dl, ml := d*float32(sc[is]&0x0f), dmin*float32(sc[is]>>4)
-					out := ys[:16]
+					out, qk := ys[:16], q[16*k:16*k+16]
 					for l := range out {
-						out[l] = dl*float32((q[16*k+l]>>shift)&3) - ml
+						out[l] = dl*float32((qk[l]>>shift)&3) - ml
 					}
 					ys = ys[16:]
 					is++

@@ -80,24 +80,22 @@ func DequantizeRowQ3_K(src []byte, y []float32) {
 		d := fp16At(blk[108:])
 		ys := y[b*QKK : b*QKK+QKK]
 		is := 0
-		m := uint8(1)
 		for half := 0; half < 2; half++ {
 			q := blk[32+32*half : 32+32*half+32]
-			for shift := uint(0); shift < 8; shift += 2 {
+			for sh := uint(0); sh < 4; sh++ {
+				shift, hbit := 2*sh, uint(4*half)+sh
 				for k := 0; k < 2; k++ {
 					dl := d * float32(sc[is])
 					out := ys[:16]
+					qk, hk := q[16*k:16*k+16], hm[16*k:16*k+16]
 					for l := range out {
-						v := int32((q[16*k+l] >> shift) & 3)
-						if hm[16*k+l]&m == 0 {
-							v -= 4
-						}
+						// q-4 unless the high bit is set
+						v := int32((qk[l]>>shift)&3) - int32((hk[l]>>hbit)&1^1)<<2
 						out[l] = dl * float32(v)
 					}
 					ys = ys[16:]
 					is++
 				}
-				m <<= 1
 			}
 		}
 	}
@@ -114,25 +112,22 @@ func DotQ3_KQ8_K(w, x []byte, n int) float32 {
 		yd, q8, _ := q8kBlock(x, b)
 		isum := int32(0)
 		is := 0
-		m := uint8(1)
 		for half := 0; half < 2; half++ {
 			q3 := blk[32+32*half : 32+32*half+32]
-			for shift := uint(0); shift < 8; shift += 2 {
+			for sh := uint(0); sh < 4; sh++ {
+				shift, hbit := 2*sh, uint(4*half)+sh
 				for k := 0; k < 2; k++ {
-					qa, qb, hb := q8[:16], q3[16*k:16*k+16], hm[16*k:16*k+16]
+					qa := q8[:16]
+					qb, hb := q3[16*k:16*k+16], hm[16*k:16*k+16]
 					s := int32(0)
 					for l := range qa {
-						v := int32((qb[l] >> shift) & 3)
-						if hb[l]&m == 0 {
-							v -= 4
-						}
+						v := int32((qb[l]>>shift)&3) - int32((hb[l]>>hbit)&1^1)<<2
 						s += v * int32(int8(qa[l]))
 					}
 					isum += int32(sc[is]) * s
 					q8 = q8[16:]
 					is++
 				}
-				m <<= 1
 			}
 		}
 		sum += fp16At(blk[108:]) * yd * float32(isum)

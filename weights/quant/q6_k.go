@@ -66,16 +66,16 @@ func DequantizeRowQ6_K(src []byte, y []float32) {
 			ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
 			sc := blk[192+8*h : 192+8*h+8]
 			out := ys[128*h : 128*h+128]
-			for l := 0; l < 32; l++ {
-				is := l / 16
-				q1 := int32(ql[l]&0x0f|(qh[l]>>0&3)<<4) - 32
-				q2 := int32(ql[l+32]&0x0f|(qh[l]>>2&3)<<4) - 32
-				q3 := int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
-				q4 := int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
-				out[l] = d * float32(int8(sc[is])) * float32(q1)
-				out[l+32] = d * float32(int8(sc[is+2])) * float32(q2)
-				out[l+64] = d * float32(int8(sc[is+4])) * float32(q3)
-				out[l+96] = d * float32(int8(sc[is+6])) * float32(q4)
+			for is := 0; is < 2; is++ {
+				d1, d2 := d*float32(int8(sc[is])), d*float32(int8(sc[is+2]))
+				d3, d4 := d*float32(int8(sc[is+4])), d*float32(int8(sc[is+6]))
+				for l := 16 * is; l < 16*is+16; l++ {
+					lo, hi, h := ql[l], ql[l+32], qh[l]
+					out[l] = d1 * float32(int32(lo&0x0f|(h&3)<<4)-32)
+					out[l+32] = d2 * float32(int32(hi&0x0f|(h>>2&3)<<4)-32)
+					out[l+64] = d3 * float32(int32(lo>>4|(h>>4&3)<<4)-32)
+					out[l+96] = d4 * float32(int32(hi>>4|(h>>6&3)<<4)-32)
+				}
 			}
 		}
 	}
