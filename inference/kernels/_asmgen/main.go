@@ -1,0 +1,463 @@
+// Command _asmgen generates the amd64 assembly of package kernels with avo:
+//
+//	cd inference/kernels && go generate
+//
+// It lives in its own module so that avo is not a dependency of the app.
+// Registers are assigned by hand (as in a hand-written kernel) so that the
+// raw-encoded AVX-VNNI instructions can name them.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// variant is the instruction set a quantized dot kernel is generated for.
+type variant int
+
+const (
+	avx2       variant = iota // VPMADDUBSW + VPMADDWD
+	avx512vnni                // EVEX VPDPBUSD on 256-bit registers (AVX512-VNNI + AVX512VL)
+	avxvnni                   // VEX VPDPBUSD (AVX-VNNI), emitted as bytes: Go's assembler knows only the EVEX form
+)
+
+func (v variant) suffix() string { return [...]string{"AVX2", "AVX512VNNI", "AVXVNNI"}[v] }
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, v := range []variant{avx2, avx512vnni, avxvnni} {
+		gemvQ4_0Q8_0(v)
+		gemvQ8_0Q8_0(v)
+	}
+	dotHalf("dotF16AVX2", false)
+	dotHalf("dotBF16AVX2", true)
+	dotF32()
+	axpy()
+	scale()
+	scaleMul()
+	quantizeQ8_0()
+	Generate()
+}
+
+// broadcastConst fills y with the 32-bit pattern c.
+func broadcastConst(c uint32, y VecPhysical) {
+	MOVL(U32(c), EAX)
+	VMOVD(EAX, y.AsX())
+	VPBROADCASTD(y.AsX(), y)
+}
+
+// Registers shared by the two quantized gemv kernels.
+var (
+	wRow, rowBytes, xBase, nBlocks, outPtr, rows = RSI, R8, RDI, RCX, RDX, R9
+	wp, xp, left                                 = R10, R11, R12
+	mask0F, eight, onesW                         = Y13, Y14, Y15
+)
+
+// dotBlock emits one 32-element block: acc += fp32(d_w)·fp32(d_x) · Σ w·x,
+// with the weight block at w (18 or 34 bytes) and the Q8_0 block at x.
+// t holds 5 scratch registers.
+func dotBlock(v variant, q4 bool, w, x Mem, acc VecPhysical, t [5]VecPhysical) {
+	d, xs, ws, aw, sum := t[0], t[1], t[2], t[3], t[4]
+	MOVWLZX(w, EAX)
+	VMOVD(EAX, d.AsX())
+	VCVTPH2PS(d.AsX(), d.AsX())
+	MOVWLZX(x, EBX)
+	VMOVD(EBX, xs.AsX())
+	VCVTPH2PS(xs.AsX(), xs.AsX())
+	VMULSS(xs.AsX(), d.AsX(), d.AsX())
+	VBROADCASTSS(d.AsX(), d)
+	if q4 {
+		// low nibbles are elements 0..15, high nibbles 16..31
+		VMOVDQU(w.Offset(2), ws.AsX())
+		VPSRLW(U8(4), ws.AsX(), aw.AsX())
+		VINSERTI128(U8(1), aw.AsX(), ws, ws)
+		VPAND(mask0F, ws, ws)
+		VPSUBB(eight, ws, ws)
+	} else {
+		VMOVDQU(w.Offset(2), ws)
+	}
+	VMOVDQU(x.Offset(2), xs)
+	// |w| (unsigned) times x·sign(w) (signed) = w·x, the operand form the
+	// byte multiply-adds need.
+	VPSIGNB(ws, ws, aw)
+	VPSIGNB(ws, xs, xs)
+	switch v {
+	case avx2:
+		VPMADDUBSW(xs, aw, sum) // pairs: |2·8·127| and |2·127·127| fit int16
+		VPMADDWD(onesW, sum, sum)
+	case avx512vnni:
+		VPXOR(sum, sum, sum)
+		Instruction(&ir.Instruction{
+			Opcode:   "VPDPBUSD",
+			Operands: []Op{xs, aw, sum},
+			Inputs:   []Op{xs, aw, sum},
+			Outputs:  []Op{sum},
+		})
+	case avxvnni:
+		VPXOR(sum, sum, sum)
+		vexDPBUSD(sum, aw, xs)
+	}
+	VCVTDQ2PS(sum, sum)
+	VFMADD231PS(sum, d, acc)
+}
+
+// vexDPBUSD emits the VEX encoding of VPDPBUSD dst, src1, src2 (Intel
+// operand order: dst += Σ u8(src1)·s8(src2)), VEX.256.66.0F38.W0 50 /r.
+func vexDPBUSD(dst, src1, src2 VecPhysical) {
+	d, s1, s2 := int(dst.PhysicalIndex()), int(src1.PhysicalIndex()), int(src2.PhysicalIndex())
+	b1 := byte(0x02) // map 0F38
+	if d < 8 {
+		b1 |= 0x80 // inverted REX.R
+	}
+	b1 |= 0x40 // inverted REX.X
+	if s2 < 8 {
+		b1 |= 0x20 // inverted REX.B
+	}
+	b2 := byte((^s1&0xf)<<3 | 1<<2 | 1) // W0, vvvv = ~src1, L=256, pp=66
+	modrm := byte(0xc0 | (d&7)<<3 | s2&7)
+	Comment(fmt.Sprintf("VPDPBUSD (VEX) Y%d, Y%d, Y%d (Intel order)", d, s1, s2))
+	for i, b := range []byte{0xc4, b1, b2, 0x50, modrm} {
+		ins := &ir.Instruction{Opcode: "BYTE", Operands: []Op{U8(b)}}
+		if i == 0 {
+			ins.Inputs = []Op{dst, src1, src2}
+			ins.Outputs = []Op{dst}
+		}
+		Instruction(ins)
+	}
+}
+
+// hsum leaves the sum of the 8 lanes of y in the low lane of y.AsX(); t is scratch.
+func hsum(y, t VecPhysical) {
+	VEXTRACTF128(U8(1), y, t.AsX())
+	VADDPS(t.AsX(), y.AsX(), y.AsX())
+	VMOVHLPS(y.AsX(), y.AsX(), t.AsX())
+	VADDPS(t.AsX(), y.AsX(), y.AsX())
+	VMOVSHDUP(y.AsX(), t.AsX())
+	VADDSS(t.AsX(), y.AsX(), y.AsX())
+}
+
+func gemvQ4_0Q8_0(v variant) { gemvQ(v, true) }
+func gemvQ8_0Q8_0(v variant) { gemvQ(v, false) }
+
+// gemvQ: out[r] = dot(row r of w, x) for r < len(out); each row is nb
+// blocks, rows are rowBytes apart.
+func gemvQ(v variant, q4 bool) {
+	name, wBlock := "gemvQ8_0Q8_0", 34
+	if q4 {
+		name, wBlock = "gemvQ4_0Q8_0", 18
+	}
+	TEXT(name+v.suffix(), NOSPLIT, "func(w []byte, rowBytes int, x []byte, nb int, out []float32)")
+	Pragma("noescape")
+	Doc(name + v.suffix() + " sets out[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.")
+	Load(Param("w").Base(), wRow)
+	Load(Param("rowBytes"), rowBytes)
+	Load(Param("x").Base(), xBase)
+	Load(Param("nb"), nBlocks)
+	Load(Param("out").Base(), outPtr)
+	Load(Param("out").Len(), rows)
+	if q4 {
+		broadcastConst(0x0f0f0f0f, mask0F)
+		broadcastConst(0x08080808, eight)
+	}
+	if v == avx2 {
+		broadcastConst(0x00010001, onesW)
+	}
+	accA, accB := Y0, Y8
+	ta := [5]VecPhysical{Y1, Y2, Y3, Y4, Y5}
+	tb := [5]VecPhysical{Y6, Y7, Y9, Y10, Y11}
+
+	Label("row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	VXORPS(accA, accA, accA)
+	VXORPS(accB, accB, accB)
+	MOVQ(wRow, wp)
+	MOVQ(xBase, xp)
+	MOVQ(nBlocks, left)
+
+	Label("pair")
+	CMPQ(left, U8(2))
+	JB(LabelRef("single"))
+	dotBlock(v, q4, Mem{Base: wp}, Mem{Base: xp}, accA, ta)
+	dotBlock(v, q4, Mem{Base: wp, Disp: wBlock}, Mem{Base: xp, Disp: 34}, accB, tb)
+	ADDQ(U32(2*wBlock), wp)
+	ADDQ(U32(2*34), xp)
+	SUBQ(U8(2), left)
+	JMP(LabelRef("pair"))
+
+	Label("single")
+	TESTQ(left, left)
+	JZ(LabelRef("store"))
+	dotBlock(v, q4, Mem{Base: wp}, Mem{Base: xp}, accA, ta)
+
+	Label("store")
+	VADDPS(accB, accA, accA)
+	hsum(accA, Y1)
+	VMOVSS(accA.AsX(), Mem{Base: outPtr})
+	ADDQ(U8(4), outPtr)
+	ADDQ(rowBytes, wRow)
+	DECQ(rows)
+	JMP(LabelRef("row"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dotHalf: Σ w[i]·x[i] over n 16-bit floats (n a multiple of 8), F16 or BF16.
+func dotHalf(name string, bf16 bool) {
+	TEXT(name, NOSPLIT, "func(w, x *byte, n int) float32")
+	Pragma("noescape")
+	kind := "F16"
+	if bf16 {
+		kind = "BF16"
+	}
+	Doc(name + " returns the dot product of n " + kind + " values at w and x; n is a multiple of 8.")
+	Load(Param("w"), RSI)
+	Load(Param("x"), RDI)
+	Load(Param("n"), RCX)
+	acc := []VecPhysical{Y0, Y1, Y2, Y3}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	widen := func(m Mem, y VecPhysical) {
+		if bf16 {
+			VPMOVZXWD(m, y)
+			VPSLLD(U8(16), y, y)
+		} else {
+			VCVTPH2PS(m, y)
+		}
+	}
+	Label("loop32")
+	CMPQ(RCX, U8(32))
+	JB(LabelRef("loop8"))
+	for i, a := range acc {
+		widen(Mem{Base: RSI, Disp: 16 * i}, Y4)
+		widen(Mem{Base: RDI, Disp: 16 * i}, Y5)
+		VFMADD231PS(Y5, Y4, a)
+	}
+	ADDQ(U8(64), RSI)
+	ADDQ(U8(64), RDI)
+	SUBQ(U8(32), RCX)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(RCX, U8(8))
+	JB(LabelRef("sum"))
+	widen(Mem{Base: RSI}, Y4)
+	widen(Mem{Base: RDI}, Y5)
+	VFMADD231PS(Y5, Y4, Y0)
+	ADDQ(U8(16), RSI)
+	ADDQ(U8(16), RDI)
+	SUBQ(U8(8), RCX)
+	JMP(LabelRef("loop8"))
+	Label("sum")
+	VADDPS(Y1, Y0, Y0)
+	VADDPS(Y3, Y2, Y2)
+	VADDPS(Y2, Y0, Y0)
+	hsum(Y0, Y1)
+	VZEROUPPER()
+	Store(X0, ReturnIndex(0))
+	RET()
+}
+
+// dotF32: Σ a[i]·b[i] over n float32 (n a multiple of 8).
+func dotF32() {
+	TEXT("dotF32AVX2", NOSPLIT, "func(a, b *float32, n int) float32")
+	Pragma("noescape")
+	Doc("dotF32AVX2 returns the dot product of n float32 at a and b; n is a multiple of 8.")
+	Load(Param("a"), RSI)
+	Load(Param("b"), RDI)
+	Load(Param("n"), RCX)
+	acc := []VecPhysical{Y0, Y1, Y2, Y3}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	Label("loop32")
+	CMPQ(RCX, U8(32))
+	JB(LabelRef("loop8"))
+	for i, a := range acc {
+		VMOVUPS(Mem{Base: RSI, Disp: 32 * i}, Y4)
+		VFMADD231PS(Mem{Base: RDI, Disp: 32 * i}, Y4, a)
+	}
+	ADDQ(U8(128), RSI)
+	ADDQ(U8(128), RDI)
+	SUBQ(U8(32), RCX)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(RCX, U8(8))
+	JB(LabelRef("sum"))
+	VMOVUPS(Mem{Base: RSI}, Y4)
+	VFMADD231PS(Mem{Base: RDI}, Y4, Y0)
+	ADDQ(U8(32), RSI)
+	ADDQ(U8(32), RDI)
+	SUBQ(U8(8), RCX)
+	JMP(LabelRef("loop8"))
+	Label("sum")
+	VADDPS(Y1, Y0, Y0)
+	VADDPS(Y3, Y2, Y2)
+	VADDPS(Y2, Y0, Y0)
+	hsum(Y0, Y1)
+	VZEROUPPER()
+	Store(X0, ReturnIndex(0))
+	RET()
+}
+
+// f32Loop emits a loop over n float32 (n a multiple of 8), 32 then 8 at a
+// time, calling body with the byte offset of each 8-lane group.
+func f32Loop(n Register, ptrs []Register, body func(off int)) {
+	Label("loop32")
+	CMPQ(n, U8(32))
+	JB(LabelRef("loop8"))
+	for i := 0; i < 4; i++ {
+		body(32 * i)
+	}
+	for _, p := range ptrs {
+		ADDQ(U8(128), p)
+	}
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(n, U8(8))
+	JB(LabelRef("done"))
+	body(0)
+	for _, p := range ptrs {
+		ADDQ(U8(32), p)
+	}
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop8"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func axpy() {
+	TEXT("axpyAVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
+	Pragma("noescape")
+	Doc("axpyAVX2 does y[i] += a·x[i] (fused) for n float32; n is a multiple of 8.")
+	Load(Param("a"), X15)
+	VBROADCASTSS(X15, Y15)
+	Load(Param("x"), RSI)
+	Load(Param("y"), RDI)
+	Load(Param("n"), RCX)
+	f32Loop(RCX, []Register{RSI, RDI}, func(off int) {
+		y := []VecPhysical{Y0, Y1, Y2, Y3}[off/32]
+		VMOVUPS(Mem{Base: RSI, Disp: off}, y)
+		VFMADD213PS(Mem{Base: RDI, Disp: off}, Y15, y)
+		VMOVUPS(y, Mem{Base: RDI, Disp: off})
+	})
+}
+
+func scale() {
+	TEXT("scaleAVX2", NOSPLIT, "func(a float32, x *float32, n int)")
+	Pragma("noescape")
+	Doc("scaleAVX2 does x[i] *= a for n float32; n is a multiple of 8.")
+	Load(Param("a"), X15)
+	VBROADCASTSS(X15, Y15)
+	Load(Param("x"), RSI)
+	Load(Param("n"), RCX)
+	f32Loop(RCX, []Register{RSI}, func(off int) {
+		y := []VecPhysical{Y0, Y1, Y2, Y3}[off/32]
+		VMULPS(Mem{Base: RSI, Disp: off}, Y15, y)
+		VMOVUPS(y, Mem{Base: RSI, Disp: off})
+	})
+}
+
+func scaleMul() {
+	TEXT("scaleMulAVX2", NOSPLIT, "func(dst, x, w *float32, a float32, n int)")
+	Pragma("noescape")
+	Doc("scaleMulAVX2 does dst[i] = x[i]·a·w[i] (in that order) for n float32; n is a multiple of 8.")
+	Load(Param("dst"), RDX)
+	Load(Param("x"), RSI)
+	Load(Param("w"), RDI)
+	Load(Param("a"), X15)
+	VBROADCASTSS(X15, Y15)
+	Load(Param("n"), RCX)
+	f32Loop(RCX, []Register{RDX, RSI, RDI}, func(off int) {
+		y := []VecPhysical{Y0, Y1, Y2, Y3}[off/32]
+		VMULPS(Mem{Base: RSI, Disp: off}, Y15, y)
+		VMULPS(Mem{Base: RDI, Disp: off}, y, y)
+		VMOVUPS(y, Mem{Base: RDX, Disp: off})
+	})
+}
+
+// quantizeQ8_0 is quant.QuantizeActQ8_0, i.e. ggml's quantize_row_q8_0_ref
+// (what the reference outputs were made with): d = amax/127 stored as fp16,
+// id = 1/d, q = roundf(x·id) (ties away from zero), 32 floats per block.
+func quantizeQ8_0() {
+	perm := GLOBL("q8_0Perm", RODATA|NOPTR)
+	for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(4*i, U32(v))
+	}
+	TEXT("quantizeQ8_0AVX2", NOSPLIT, "func(x *float32, dst *byte, nb int)")
+	Pragma("noescape")
+	Doc("quantizeQ8_0AVX2 quantizes nb blocks of 32 float32 at x to Q8_0 at dst",
+		"with d = amax/127 (fp16), q = roundf(x/d) (ties away from zero).")
+	Load(Param("x"), RSI)
+	Load(Param("dst"), RDI)
+	Load(Param("nb"), RCX)
+	absMask, c127, permY, zero, one, half := Y15, Y14, Y13, Y12, Y11, Y10
+	broadcastConst(0x7fffffff, absMask)
+	broadcastConst(0x42fe0000, c127) // 127.0
+	broadcastConst(0x3f800000, one)
+	broadcastConst(0x3f000000, half)
+	VMOVDQU(perm, permY)
+	VXORPS(zero, zero, zero)
+	v := []VecPhysical{Y0, Y1, Y2, Y3}
+
+	Label("block")
+	TESTQ(RCX, RCX)
+	JZ(LabelRef("done"))
+	for i, y := range v {
+		VMOVUPS(Mem{Base: RSI, Disp: 32 * i}, y)
+	}
+	VANDPS(absMask, Y0, Y4)
+	for _, y := range v[1:] {
+		VANDPS(absMask, y, Y5)
+		VMAXPS(Y5, Y4, Y4)
+	}
+	VEXTRACTF128(U8(1), Y4, X5)
+	VMAXPS(X5, X4, X4)
+	VMOVHLPS(X4, X4, X5)
+	VMAXPS(X5, X4, X4)
+	VMOVSHDUP(X4, X5)
+	VMAXSS(X5, X4, X4)         // amax
+	VDIVSS(c127.AsX(), X4, X5) // d = amax/127
+	VCVTPS2PH(U8(0), X5, X8)   // round to nearest even, like FP32ToFP16
+	VMOVD(X8, EAX)
+	MOVW(AX, Mem{Base: RDI})
+	// id = d != 0 ? 1/d : 0
+	VDIVSS(X5, one.AsX(), X6)
+	VCMPSS(U8(4), zero.AsX(), X5, X7) // d != 0
+	VANDPS(X7, X6, X6)
+	VBROADCASTSS(X6, Y6)
+	for _, y := range v {
+		VMULPS(Y6, y, y)
+		// roundf: t = trunc(y); t ± 1 when |y - t| ≥ 0.5 (the difference is exact)
+		VROUNDPS(U8(3), y, Y7)
+		VSUBPS(Y7, y, Y8)
+		VANDPS(absMask, Y8, Y8)
+		VCMPPS(U8(0x0d), half, Y8, Y8) // ≥ 0.5
+		VANDNPS(y, absMask, Y9)        // sign of y
+		VORPS(one, Y9, Y9)             // ±1
+		VANDPS(Y8, Y9, Y9)
+		VADDPS(Y9, Y7, y)
+		VCVTPS2DQ(y, y)
+	}
+	VPACKSSDW(Y1, Y0, Y0)
+	VPACKSSDW(Y3, Y2, Y2)
+	VPACKSSWB(Y2, Y0, Y0)
+	VPERMD(Y0, permY, Y0) // undo the per-lane order of the packs
+	VMOVDQU(Y0, Mem{Base: RDI, Disp: 2})
+	ADDQ(U8(128), RSI)
+	ADDQ(U8(34), RDI)
+	DECQ(RCX)
+	JMP(LabelRef("block"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

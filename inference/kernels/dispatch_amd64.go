@@ -1,0 +1,159 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"github.com/klauspost/cpuid/v2"
+
+	"smallthinker/weights/quant"
+)
+
+// level is an instruction set the kernels are compiled for.
+type level int
+
+const (
+	levelGeneric    level = iota
+	levelAVX2             // AVX2 + FMA + F16C
+	levelAVXVNNI          // AVX2 level, quantized dots with VEX VPDPBUSD
+	levelAVX512VNNI       // AVX2 level, quantized dots with EVEX VPDPBUSD on 256-bit registers
+)
+
+func (l level) String() string {
+	return [...]string{"purego", "avx2", "avxvnni", "avx512vnni"}[l]
+}
+
+// levels lists the implementations this CPU can run, slowest first.
+func levels() []level {
+	c := &cpuid.CPU
+	ls := []level{levelGeneric}
+	if !c.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.F16C) {
+		return ls
+	}
+	ls = append(ls, levelAVX2)
+	if c.Supports(cpuid.AVXVNNI) {
+		ls = append(ls, levelAVXVNNI)
+	}
+	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512VNNI) {
+		ls = append(ls, levelAVX512VNNI)
+	}
+	return ls
+}
+
+// active is chosen once; tests switch it to exercise every level.
+var active = func() level { ls := levels(); return ls[len(ls)-1] }()
+
+func gemvQ4_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
+	switch active {
+	case levelAVX512VNNI:
+		gemvQ4_0Q8_0AVX512VNNI(w, rowBytes, x, nb, out)
+	case levelAVXVNNI:
+		gemvQ4_0Q8_0AVXVNNI(w, rowBytes, x, nb, out)
+	case levelAVX2:
+		gemvQ4_0Q8_0AVX2(w, rowBytes, x, nb, out)
+	default:
+		gemvQ4_0Q8_0Generic(w, rowBytes, x, nb, out)
+	}
+}
+
+func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
+	switch active {
+	case levelAVX512VNNI:
+		gemvQ8_0Q8_0AVX512VNNI(w, rowBytes, x, nb, out)
+	case levelAVXVNNI:
+		gemvQ8_0Q8_0AVXVNNI(w, rowBytes, x, nb, out)
+	case levelAVX2:
+		gemvQ8_0Q8_0AVX2(w, rowBytes, x, nb, out)
+	default:
+		gemvQ8_0Q8_0Generic(w, rowBytes, x, nb, out)
+	}
+}
+
+// The float kernels below run 8 lanes in asm, at most maxCallElems per
+// call, and finish the n%8 tail in Go.
+
+func dotF16(w, x []byte, n int) float32 {
+	if active == levelGeneric {
+		return dotF16Generic(w, x, n)
+	}
+	s := float32(0)
+	for i := 0; i+8 <= n; i += maxCallElems {
+		m := min(n-i, maxCallElems) &^ 7
+		s += dotF16AVX2(&w[2*i], &x[2*i], m)
+	}
+	t := n &^ 7
+	return s + dotF16Generic(w[2*t:], x[2*t:], n-t)
+}
+
+func dotBF16(w, x []byte, n int) float32 {
+	if active == levelGeneric {
+		return dotBF16Generic(w, x, n)
+	}
+	s := float32(0)
+	for i := 0; i+8 <= n; i += maxCallElems {
+		m := min(n-i, maxCallElems) &^ 7
+		s += dotBF16AVX2(&w[2*i], &x[2*i], m)
+	}
+	t := n &^ 7
+	return s + dotBF16Generic(w[2*t:], x[2*t:], n-t)
+}
+
+func dotF32Bytes(w, x []byte, n int) float32 {
+	if active == levelGeneric {
+		return dotF32BytesGeneric(w, x, n)
+	}
+	s := float32(0)
+	for i := 0; i+8 <= n; i += maxCallElems {
+		m := min(n-i, maxCallElems) &^ 7
+		s += dotF32AVX2(f32ptr(w[4*i:]), f32ptr(x[4*i:]), m)
+	}
+	t := n &^ 7
+	return s + dotF32BytesGeneric(w[4*t:], x[4*t:], n-t)
+}
+
+// The []float32 helpers get at most maxCallElems from their callers.
+
+func dotF32(a, b []float32) float32 {
+	n := len(a) &^ 7
+	if active == levelGeneric || n == 0 {
+		return dotF32Generic(a, b)
+	}
+	return dotF32AVX2(&a[0], &b[0], n) + dotF32Generic(a[n:], b[n:])
+}
+
+func axpy(a float32, x, y []float32) {
+	n := len(x) &^ 7
+	if active == levelGeneric || n == 0 {
+		axpyGeneric(a, x, y)
+		return
+	}
+	axpyAVX2(a, &x[0], &y[0], n)
+	axpyGeneric(a, x[n:], y[n:])
+}
+
+func scale(a float32, x []float32) {
+	n := len(x) &^ 7
+	if active == levelGeneric || n == 0 {
+		scaleGeneric(a, x)
+		return
+	}
+	scaleAVX2(a, &x[0], n)
+	scaleGeneric(a, x[n:])
+}
+
+func scaleMul(dst, x, w []float32, a float32) {
+	n := len(x) &^ 7
+	if active == levelGeneric || n == 0 {
+		scaleMulGeneric(dst, x, w, a)
+		return
+	}
+	scaleMulAVX2(&dst[0], &x[0], &w[0], a, n)
+	scaleMulGeneric(dst[n:], x[n:], w[n:], a)
+}
+
+func quantizeQ8_0(x []float32, dst []byte) {
+	if active == levelGeneric || len(x) == 0 {
+		quant.QuantizeActQ8_0(x, dst)
+		return
+	}
+	quantizeQ8_0AVX2(&x[0], &dst[0], len(x)/qk)
+}
