@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 
+	"smallthinker/inference/tokenizer"
 	"smallthinker/weights/arch"
 	"smallthinker/weights/gguf"
 	"smallthinker/weights/quant"
@@ -25,6 +26,7 @@ type LoadOptions struct {
 type Model struct {
 	Config *arch.Config
 	Path   string
+	Tok    *tokenizer.Tokenizer
 	file   *gguf.File
 
 	embed      Matrix // token_embd: Vocab rows of Embed
@@ -76,6 +78,9 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, file: f}
+	if m.Tok, err = tokenizer.FromGGUF(f); err != nil {
+		return nil, err
+	}
 	D, F, E := cfg.Embed, cfg.ExpertFFN, cfg.Experts
 	if m.embed, err = tensorMatrix(f, "token_embd.weight", D, cfg.Vocab); err != nil {
 		return nil, err

@@ -1,5 +1,7 @@
 package inference
 
+import "context"
+
 // DefaultUBatch is how many prompt tokens go through the model in one pass.
 const DefaultUBatch = 256
 
@@ -59,7 +61,15 @@ func (r *Runner) Rewind(n int) {
 // onLogits is called with the logits of each new position when all is true,
 // or of the last position only otherwise. The slice is reused: copy it to keep it.
 func (r *Runner) Eval(tokens []int, all bool, onLogits func(pos int, logits []float32)) error {
+	return r.EvalContext(context.Background(), tokens, all, onLogits)
+}
+
+// EvalContext is Eval that stops between batches when ctx is cancelled.
+func (r *Runner) EvalContext(ctx context.Context, tokens []int, all bool, onLogits func(pos int, logits []float32)) error {
 	for start := 0; start < len(tokens); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		end := min(start+r.st.B, len(tokens))
 		batch := tokens[start:end]
 		last := end == len(tokens)
