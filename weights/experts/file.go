@@ -26,6 +26,7 @@ func openSource(path string, opts Options) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("experts: %w", err)
 	}
+	adviseRandom(buf)
 	s := &source{path: path, buffered: buf}
 	if s.id, err = statFile(buf); err != nil {
 		buf.Close()

@@ -50,6 +50,12 @@ func dropCache(f *os.File, off, n int64) {
 	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
 
+// adviseRandom turns off readahead on the buffered descriptor: pages read
+// ahead of an expert would stay in the page cache after dropCache.
+func adviseRandom(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
+}
+
 // fileID identifies the file contents we opened: if any of it changes, the
 // bytes we read may no longer be the model's.
 type fileID struct {

@@ -19,6 +19,8 @@ func directSupported() bool { return false }
 
 func dropCache(f *os.File, off, n int64) {}
 
+func adviseRandom(f *os.File) {}
+
 type fileID struct {
 	size    int64
 	mtimeNs int64
