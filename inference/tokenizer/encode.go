@@ -1,6 +1,9 @@
 package tokenizer
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // fragment is a piece of the input: raw text [start,end) or a special token.
 type fragment struct {
@@ -86,7 +89,7 @@ func (t *Tokenizer) encodeRaw(st *encodeState, s string, out []int) []int {
 }
 
 // encodeWord returns the ids of one pre-token, from the cache when possible.
-// The returned slice must not be modified.
+// The returned slice must not be modified and is valid until the next call.
 func (t *Tokenizer) encodeWord(st *encodeState, w string) []int32 {
 	t.cacheMu.Lock()
 	ids, ok := t.cache[w]
@@ -94,7 +97,11 @@ func (t *Tokenizer) encodeWord(st *encodeState, w string) []int32 {
 	if ok {
 		return ids
 	}
-	ids = append([]int32(nil), t.bpe(st, w)...)
+	ids = t.bpe(st, w)
+	if len(w) > maxCachedWord {
+		return ids // rare, and would bloat the cache
+	}
+	ids = slices.Clone(ids)
 	t.cacheMu.Lock()
 	if len(t.cache) >= maxCacheEntries {
 		clear(t.cache)

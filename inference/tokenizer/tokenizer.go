@@ -62,8 +62,12 @@ type Tokenizer struct {
 	cache   map[string][]int32
 }
 
-// maxCacheEntries bounds the word cache; it is cleared when full.
-const maxCacheEntries = 1 << 16
+// The word cache maps pre-tokens to their ids. It is bounded and cleared
+// when full; long words are not cached.
+const (
+	maxCacheEntries = 1 << 16
+	maxCachedWord   = 64 // bytes
+)
 
 // New builds a tokenizer from a vocabulary (texts in the GPT-2 byte-level
 // alphabet, as in GGUF), per-token types (nil means all normal) and merges
