@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"smallthinker/inference/kernels"
 	"smallthinker/weights/arch"
 	"smallthinker/weights/quant"
 )
@@ -255,7 +256,7 @@ func (s *state) matmul(W *Matrix, xs []*actRow, out [][]float32) {
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
 	}
-	s.m.exec.For(W.Rows, 16, t)
+	s.m.exec.For(W.Rows, max(8, W.Rows/(8*s.m.exec.Threads())), t)
 	t.W, t.out = nil, nil
 }
 
@@ -266,11 +267,16 @@ type matmulTask struct {
 	out [][]float32
 }
 
+// Run computes rows [lo, hi) for every activation, in blocks of rows small
+// enough to stay in L1/L2 while each activation passes over them.
 func (t *matmulTask) Run(_, lo, hi int) {
-	for r := lo; r < hi; r++ {
-		row := t.W.Row(r)
+	W := t.W
+	step := max(1, (32<<10)/W.RowBytes)
+	for r0 := lo; r0 < hi; r0 += step {
+		r1 := min(r0+step, hi)
+		w := W.Data[r0*W.RowBytes : r1*W.RowBytes]
 		for i, x := range t.xb {
-			t.out[i][r] = t.dot(row, x, t.W.Cols)
+			kernels.Gemv(W.Type, w, W.RowBytes, x, W.Cols, t.out[i][r0:r1])
 		}
 	}
 }
@@ -307,13 +313,13 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		sc := t.s.scores[worker][:qpos-first+1]
 		for p := first; p <= qpos; p++ {
 			k := t.kl.keys(p, t.kvDim)[kvh*d : (kvh+1)*d]
-			sc[p-first] = dotF32(q, k) * scale
+			sc[p-first] = kernels.Dot(q, k) * scale
 		}
 		softmaxInPlace(sc)
 		out := t.s.att[tok].f32[h*d : (h+1)*d]
 		clear(out)
 		for p := first; p <= qpos; p++ {
-			axpy(sc[p-first], t.kl.values(p, t.kvDim)[kvh*d:(kvh+1)*d], out)
+			kernels.Axpy(sc[p-first], t.kl.values(p, t.kvDim)[kvh*d:(kvh+1)*d], out)
 		}
 		t.s.att[tok].invalidate()
 	}

@@ -3,6 +3,7 @@ package inference
 import (
 	"math"
 
+	"smallthinker/inference/kernels"
 	"smallthinker/weights/gguf"
 	"smallthinker/weights/quant"
 )
@@ -34,7 +35,11 @@ func (a *actRow) as(t gguf.TensorType, vd *quant.VecDot) []byte {
 		a.conv[t] = make([]byte, need)
 	}
 	a.conv[t] = a.conv[t][:need]
-	vd.QuantizeAct(a.f32, a.conv[t])
+	if t == gguf.Q8_0 {
+		kernels.QuantizeQ8_0(a.f32, a.conv[t])
+	} else {
+		vd.QuantizeAct(a.f32, a.conv[t])
+	}
 	a.ok[t] = true
 	return a.conv[t]
 }
@@ -48,9 +53,7 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 	}
 	mean := float32(sum / float64(len(x)))
 	scale := float32(1 / math.Sqrt(float64(mean+eps)))
-	for i, v := range x {
-		dst[i] = v * scale * w[i]
-	}
+	kernels.ScaleMul(dst, x, w, scale)
 }
 
 // softmaxInPlace is ggml_vec_soft_max_f32 + scaling: exp(x-max) summed in float64.
@@ -81,8 +84,4 @@ func dotF32(a, b []float32) float32 {
 	return s
 }
 
-func axpy(a float32, x, y []float32) {
-	for i, v := range x {
-		y[i] += a * v
-	}
-}
+func axpy(a float32, x, y []float32) { kernels.Axpy(a, x, y) }
