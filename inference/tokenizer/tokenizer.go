@@ -7,6 +7,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -128,10 +129,39 @@ func New(tokens []string, types []int32, merges []string, opts Options) (*Tokeni
 	for i, s := range tokens {
 		t.toID[s] = int32(i)
 	}
+	t.forceControl()
 	t.buildSpecials()
 	t.buildEOG(opts.ExtraEOG)
 	t.buildMerges(merges)
 	return t, nil
+}
+
+// fimTexts are fill-in-the-middle marker texts llama.cpp recognises.
+var fimTexts = []string{
+	"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+	"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+	"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+}
+
+// forceControl gives control type to end-of-generation and FIM marker tokens
+// that a file typed otherwise, as llama.cpp does when it loads a vocabulary,
+// so that e.g. "<|im_end|>" in a chat prompt is always one token. The
+// caller's types slice is not modified.
+func (t *Tokenizer) forceControl() {
+	copied := false
+	for _, list := range [][]string{eogTexts, fimTexts} {
+		for _, s := range list {
+			id, ok := t.toID[s]
+			if !ok || t.types[id] == TypeControl {
+				continue
+			}
+			if !copied {
+				t.types = slices.Clone(t.types)
+				copied = true
+			}
+			t.types[id] = TypeControl
+		}
+	}
 }
 
 func (t *Tokenizer) buildSpecials() {

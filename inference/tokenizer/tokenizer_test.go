@@ -91,6 +91,26 @@ func TestToyEncode(t *testing.T) {
 	}
 }
 
+func TestEndMarkersBecomeControl(t *testing.T) {
+	v := newToy()
+	v.add("<|im_end|>", TypeNormal) // mistyped in the file
+	types := slices.Clone(v.types)
+	tok, err := New(v.tokens, types, v.merges, Options{BOS: NoToken, EOS: NoToken, Pad: NoToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := tok.TokenID("<|im_end|>")
+	if got := tok.Encode("a<|im_end|>", true); !slices.Equal(got, []int{'a', id}) {
+		t.Errorf("Encode = %v, want [97 %d]", got, id)
+	}
+	if !tok.IsEOG(id) || tok.Type(id) != TypeControl || tok.DecodeSkipSpecial([]int{id}) != "" {
+		t.Errorf("IsEOG=%v Type=%d", tok.IsEOG(id), tok.Type(id))
+	}
+	if !slices.Equal(types, v.types) {
+		t.Error("New modified the caller's types")
+	}
+}
+
 func TestToyDecode(t *testing.T) {
 	tok := newToy().build(t)
 	end, _ := tok.TokenID("<|end|>")
