@@ -39,10 +39,8 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		}
 		types = make([]int32, len(raw))
 		for i, v := range raw {
-			if v < TypeNormal || v > TypeByte {
-				return nil, fmt.Errorf("tokenizer: token %d has invalid type %d", i, v)
-			}
-			types[i] = int32(v)
+			types[i] = int32(max(min(v, 1<<30), -1)) // New rejects anything out of range
+
 		}
 	}
 	merges, err := f.Strings("tokenizer.ggml.merges")

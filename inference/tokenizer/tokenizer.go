@@ -72,7 +72,8 @@ const (
 
 // New builds a tokenizer from a vocabulary (texts in the GPT-2 byte-level
 // alphabet, as in GGUF), per-token types (nil means all normal) and merges
-// ("left right", best first).
+// ("left right", best first). The slices are kept, not copied: do not
+// modify them afterwards.
 func New(tokens []string, types []int32, merges []string, opts Options) (*Tokenizer, error) {
 	if len(tokens) == 0 {
 		return nil, errors.New("tokenizer: empty vocabulary")
@@ -88,6 +89,11 @@ func New(tokens []string, types []int32, merges []string, opts Options) (*Tokeni
 	}
 	if len(types) != len(tokens) {
 		return nil, fmt.Errorf("tokenizer: %d token types for %d tokens", len(types), len(tokens))
+	}
+	for i, ty := range types {
+		if ty < TypeNormal || ty > TypeByte {
+			return nil, fmt.Errorf("tokenizer: token %d has invalid type %d", i, ty)
+		}
 	}
 	pre := opts.Pre
 	if pre == "" {
