@@ -6,6 +6,7 @@ import (
 
 	"smallthinker/inference/kernels"
 	"smallthinker/weights/arch"
+	"smallthinker/weights/experts"
 	"smallthinker/weights/quant"
 )
 
@@ -35,8 +36,10 @@ type state struct {
 	logits [][]float32 // B × Vocab (rows are filled on demand)
 
 	// per-expert routing lists rebuilt each layer
-	expTok [][]int
-	expW   [][]float32
+	expTok  [][]int
+	expW    [][]float32
+	used    []int // experts used by the batch, most used first
+	missing []int // experts not in the cache when the FFN started
 
 	mm      matmulTask
 	attT    attnTask
@@ -104,6 +107,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			return err
 		}
 	}
+	cache := m.cache.Load()
 	for il := range m.layers {
 		l := &m.layers[il]
 		// Router first, on the raw layer input (SmallThinker's pre-attention router):
@@ -117,6 +121,12 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		s.matmul(&l.router, s.rin[:T], s.rlog[:T])
 		for t := 0; t < T; t++ {
 			route(c, s.rlog[t], s.sel[t], s.selW[t])
+		}
+		s.groupByExpert(T)
+		if cache != nil {
+			// The router ran before attention: fetch the missing experts from
+			// the SSD while attention computes.
+			cache.Prefetch(il, s.used[:min(len(s.used), max(0, cache.Stats().Capacity-c.ExpertsUsed))])
 		}
 
 		// Attention.
@@ -141,19 +151,8 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 
 		// Mixture of ReGLU experts, expert by expert so each expert's weights are read once per batch.
-		for e := range s.expTok {
-			s.expTok[e], s.expW[e] = s.expTok[e][:0], s.expW[e][:0]
-		}
-		for t := 0; t < T; t++ {
-			for j, e := range s.sel[t] {
-				s.expTok[e] = append(s.expTok[e], t)
-				s.expW[e] = append(s.expW[e], s.selW[t][j])
-			}
-		}
-		for e, toks := range s.expTok {
-			if len(toks) > 0 {
-				s.runExpert(l, e, toks, s.expW[e])
-			}
+		if err := s.runExperts(il, cache); err != nil {
+			return err
 		}
 		for t := 0; t < T; t++ {
 			axpy(1, s.moe[t], s.x[t])
@@ -327,11 +326,9 @@ func (t *attnTask) Run(worker, lo, hi int) {
 
 // runExpert applies ReGLU expert e of layer l to the given tokens and adds the
 // weighted result to their MoE accumulators.
-func (s *state) runExpert(l *layer, e int, toks []int, w []float32) {
+func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32) {
 	c := s.m.Config
 	D, F := c.Embed, c.ExpertFFN
-	gate := l.gate.slice(e*F, F)
-	up := l.up.slice(e*F, F)
 	xs := s.gatherNorm(toks)
 	s.matmul(&gate, xs, s.gate[:len(toks)])
 	s.matmul(&up, xs, s.up[:len(toks)])
@@ -345,7 +342,6 @@ func (s *state) runExpert(l *layer, e int, toks []int, w []float32) {
 	if c.DownTransposed {
 		// Row n of the transposed down matrix is column n of the original:
 		// out = Σ_n act_n · row_n, the authors' engine's sparse formulation.
-		down := l.down.slice(e*F, F)
 		for j, tok := range toks {
 			out := s.down[j]
 			clear(out)
@@ -362,7 +358,6 @@ func (s *state) runExpert(l *layer, e int, toks []int, w []float32) {
 		}
 		return
 	}
-	down := l.down.slice(e*D, D)
 	s.matmul(&down, s.act[:len(toks)], s.down[:len(toks)])
 	for j, tok := range toks {
 		axpy(w[j], s.down[j], s.moe[tok])
@@ -384,4 +379,82 @@ type tdownTask struct{}
 // slice views rows [r0, r0+n) of m.
 func (m *Matrix) slice(r0, n int) Matrix {
 	return Matrix{Type: m.Type, Rows: n, Cols: m.Cols, RowBytes: m.RowBytes, Data: m.Data[r0*m.RowBytes : (r0+n)*m.RowBytes]}
+}
+
+// groupByExpert builds, for the batch's routing, each expert's token list and
+// weights, and s.used: the experts used by any token, most used first.
+func (s *state) groupByExpert(T int) {
+	for e := range s.expTok {
+		s.expTok[e], s.expW[e] = s.expTok[e][:0], s.expW[e][:0]
+	}
+	for t := 0; t < T; t++ {
+		for j, e := range s.sel[t] {
+			s.expTok[e] = append(s.expTok[e], t)
+			s.expW[e] = append(s.expW[e], s.selW[t][j])
+		}
+	}
+	s.used = s.used[:0]
+	for e, toks := range s.expTok {
+		if len(toks) > 0 {
+			s.used = append(s.used, e)
+		}
+	}
+	// Insertion sort by use count (E is small), stable on expert index.
+	for i := 1; i < len(s.used); i++ {
+		for j := i; j > 0 && len(s.expTok[s.used[j]]) > len(s.expTok[s.used[j-1]]); j-- {
+			s.used[j], s.used[j-1] = s.used[j-1], s.used[j]
+		}
+	}
+}
+
+// runExperts runs every used expert of layer il on its tokens. With an expert cache,
+// experts already in memory run first, then the rest as their reads land.
+func (s *state) runExperts(il int, cache *experts.Cache) error {
+	l := &s.m.layers[il]
+	c := s.m.Config
+	D, F := c.Embed, c.ExpertFFN
+	if cache == nil {
+		for _, e := range s.used {
+			var down Matrix
+			if c.DownTransposed {
+				down = l.down.slice(e*F, F)
+			} else {
+				down = l.down.slice(e*D, D)
+			}
+			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), down, s.expTok[e], s.expW[e])
+		}
+		return nil
+	}
+	s.missing = s.missing[:0]
+	for _, e := range s.used {
+		ex, ok := cache.TryAcquire(il, e)
+		if !ok {
+			s.missing = append(s.missing, e)
+			continue
+		}
+		s.runCached(l, ex, e)
+		cache.Release(ex)
+	}
+	for _, e := range s.missing {
+		ex, err := cache.Acquire(il, e)
+		if err != nil {
+			return fmt.Errorf("layer %d expert %d: %w", il, e, err)
+		}
+		s.runCached(l, ex, e)
+		cache.Release(ex)
+	}
+	return nil
+}
+
+// runCached runs expert e from its cache slot.
+func (s *state) runCached(l *layer, ex *experts.Expert, e int) {
+	c := s.m.Config
+	D, F := c.Embed, c.ExpertFFN
+	gate := Matrix{Type: l.gate.Type, Rows: F, Cols: D, RowBytes: l.gate.RowBytes, Data: ex.Gate()}
+	up := Matrix{Type: l.up.Type, Rows: F, Cols: D, RowBytes: l.up.RowBytes, Data: ex.Up()}
+	down := Matrix{Type: l.down.Type, Rows: D, Cols: F, RowBytes: l.down.RowBytes, Data: ex.Down()}
+	if c.DownTransposed {
+		down.Rows, down.Cols = F, D
+	}
+	s.runExpert(gate, up, down, s.expTok[e], s.expW[e])
 }

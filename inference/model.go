@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"smallthinker/inference/tokenizer"
 	"smallthinker/weights/arch"
+	"smallthinker/weights/experts"
 	"smallthinker/weights/gguf"
 	"smallthinker/weights/quant"
 )
@@ -15,6 +18,16 @@ import (
 // LoadOptions configure a model load.
 type LoadOptions struct {
 	Threads int // compute threads; 0 = GOMAXPROCS
+	// Budget is the memory budget in bytes (0 = unlimited): resident weights,
+	// KV cache and scratch come first, experts get the rest and stream from
+	// the SSD through an LRU cache when they do not all fit.
+	Budget int64
+	// ExpertCacheBytes sizes the expert cache directly (tests, tuning); it
+	// overrides Budget's share for experts.
+	ExpertCacheBytes int64
+	// ContextLength is the context sessions get by default (0 = min(training
+	// context, 8192)); the budget reserves its KV cache.
+	ContextLength int
 	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
 	// absent key = sigmoid, the Hugging Face semantics).
 	GatingOverride arch.Gating
@@ -36,6 +49,14 @@ type Model struct {
 
 	threads int
 	exec    executor
+
+	// Experts on SSD: with a budget below the model's full size, experts are
+	// read through a budgeted LRU cache instead of the file mapping.
+	layout   *experts.Layout
+	cache    cachePtr
+	budget   atomic.Int64
+	budgetMu sync.Mutex
+	ctxLen   int // context length sessions get by default (sizes the budget's KV share)
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -63,6 +84,21 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Path = path
+	switch {
+	case opts.ExpertCacheBytes > 0:
+		c, err := experts.Open(path, m.layout, opts.ExpertCacheBytes, experts.Options{})
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		m.cache.Store(c)
+		m.budget.Store(opts.Budget)
+	case opts.Budget > 0:
+		if err := m.SetBudget(opts.Budget); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -125,6 +161,13 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.SetThreads(opts.Threads)
+	m.ctxLen = opts.ContextLength
+	if m.ctxLen <= 0 {
+		m.ctxLen = min(cfg.Context, 8192)
+	}
+	if m.layout, err = experts.NewLayout(f, cfg.Layers, cfg.Experts, cfg.ExpertsUsed); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -170,6 +213,9 @@ func (m *Model) Close() error {
 	if m.exec != nil {
 		m.exec.Close()
 		m.exec = nil
+	}
+	if c := m.cache.Swap(nil); c != nil {
+		c.Close()
 	}
 	if m.file != nil {
 		err := m.file.Close()

@@ -26,24 +26,47 @@ func init() {
 
 // modelFlags are the flags every model-loading command shares.
 type modelFlags struct {
-	model   *string
-	threads *int
-	ctx     *int
+	model       *string
+	threads     *int
+	ctx         *int
+	budget      *string
+	expertCache *string
 }
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	return &modelFlags{
-		model:   fs.String("model", "", "path of a SmallThinker GGUF file (required)"),
-		threads: fs.Int("threads", 0, "compute threads (0 = all cores)"),
-		ctx:     fs.Int("ctx", 0, "context length in tokens (0 = automatic)"),
+		model:       fs.String("model", "", "path of a SmallThinker GGUF file (required)"),
+		threads:     fs.Int("threads", 0, "compute threads (0 = all cores)"),
+		ctx:         fs.Int("ctx", 0, "context length in tokens (0 = automatic)"),
+		budget:      fs.String("budget", "", "memory budget, e.g. 1GiB or 512MiB: experts that do not fit stream from the SSD"),
+		expertCache: fs.String("expert-cache", "", "expert cache size in bytes (e.g. 64MiB), overriding the budget's share"),
 	}
 }
 
-func (mf *modelFlags) load() (*inference.Model, error) {
+// loadOptions turns the flags into load options; budget overrides --budget when > 0.
+func (mf *modelFlags) loadOptions(budget int64) (inference.LoadOptions, error) {
 	if *mf.model == "" {
-		return nil, errors.New("--model is required")
+		return inference.LoadOptions{}, errors.New("--model is required")
 	}
-	return inference.Load(*mf.model, inference.LoadOptions{Threads: *mf.threads})
+	var err error
+	if budget <= 0 {
+		if budget, err = parseBytes(*mf.budget); err != nil {
+			return inference.LoadOptions{}, fmt.Errorf("--budget: %w", err)
+		}
+	}
+	ec, err := parseBytes(*mf.expertCache)
+	if err != nil {
+		return inference.LoadOptions{}, fmt.Errorf("--expert-cache: %w", err)
+	}
+	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx}, nil
+}
+
+func (mf *modelFlags) load() (*inference.Model, error) {
+	opts, err := mf.loadOptions(0)
+	if err != nil {
+		return nil, err
+	}
+	return inference.Load(*mf.model, opts)
 }
 
 func parseIDs(s string) ([]int, error) {

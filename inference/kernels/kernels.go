@@ -247,3 +247,20 @@ func ScaleMul(dst, x, w []float32, a float32) {
 		scaleMul(dst[i:e], x[i:e], w[i:e], a)
 	}
 }
+
+// GemvTask is Gemv over a range of output rows, shaped as a
+// parallel.Task: Run(worker, lo, hi) computes Out[lo:hi]. Reuse one value
+// per matrix (a pointer to it passes to Pool.For without allocating).
+type GemvTask struct {
+	Type     gguf.TensorType
+	W        []byte // row r starts at W[r*RowBytes]
+	RowBytes int
+	X        []byte // the activation row in Type's activation format
+	N        int    // elements per row
+	Out      []float32
+}
+
+// Run computes rows [lo, hi).
+func (g *GemvTask) Run(_, lo, hi int) {
+	Gemv(g.Type, g.W[lo*g.RowBytes:], g.RowBytes, g.X, g.N, g.Out[lo:hi])
+}

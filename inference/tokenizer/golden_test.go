@@ -58,11 +58,11 @@ type tokenizerCase struct {
 	IDs          []int  `json:"ids"`
 }
 
-func readTokenizerCases(t *testing.T) []tokenizerCase {
+func readTokenizerCases(t *testing.T, path string) []tokenizerCase {
 	t.Helper()
-	fh, err := os.Open(filepath.Join(testdata, "tokenizer-cases.jsonl"))
+	fh, err := os.Open(path)
 	if err != nil {
-		t.Skipf("shared test data not found (%v); skipping", err)
+		t.Skipf("test data not found (%v); skipping", err)
 	}
 	defer fh.Close()
 	var cases []tokenizerCase
@@ -71,7 +71,7 @@ func readTokenizerCases(t *testing.T) []tokenizerCase {
 	for sc.Scan() {
 		var c tokenizerCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("tokenizer-cases.jsonl line %d: %v", len(cases)+1, err)
+			t.Fatalf("%s line %d: %v", path, len(cases)+1, err)
 		}
 		cases = append(cases, c)
 	}
@@ -79,13 +79,23 @@ func readTokenizerCases(t *testing.T) []tokenizerCase {
 		t.Fatal(err)
 	}
 	if len(cases) == 0 {
-		t.Fatal("tokenizer-cases.jsonl is empty")
+		t.Fatalf("%s is empty", path)
 	}
 	return cases
 }
 
+// TestReferenceCases checks the reference engine's own tokenizer outputs.
 func TestReferenceCases(t *testing.T) {
-	cases := readTokenizerCases(t)
+	checkCases(t, readTokenizerCases(t, filepath.Join(testdata, "tokenizer-cases.jsonl")))
+}
+
+// TestRandomCases checks random mixed texts against testdata/ref_bpe.py, a
+// simple independent implementation that reproduces every reference case.
+func TestRandomCases(t *testing.T) {
+	checkCases(t, readTokenizerCases(t, "testdata/random-cases.jsonl"))
+}
+
+func checkCases(t *testing.T, cases []tokenizerCase) {
 	tok := loadModel(t, fullVocab)
 	for i, c := range cases {
 		got := tok.Encode(c.Text, c.ParseSpecial)

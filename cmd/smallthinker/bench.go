@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"smallthinker/inference"
+	"smallthinker/inference/parallel"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "measure prefill and decode speed, memory and bandwidth", run: runBench})
+}
+
+// benchResult is the JSON contract of `bench --json` (last line of stdout).
+type benchResult struct {
+	Model               string  `json:"model"`
+	Threads             int     `json:"threads"`
+	Kernels             string  `json:"kernels"`
+	PromptTokens        int     `json:"prompt_tokens"`
+	GenTokens           int     `json:"gen_tokens"`
+	PrefillTokS         float64 `json:"prefill_tok_s"`
+	DecodeTokS          float64 `json:"decode_tok_s"`
+	TTFTMs              float64 `json:"ttft_ms"`
+	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
+	WeightBytesPerToken int64   `json:"weight_bytes_per_token"`
+	AchievedGBps        float64 `json:"achieved_gbps"`
+	MemBWGBps           float64 `json:"mem_bw_gbps"`
+	BudgetBytes         int64   `json:"budget_bytes,omitempty"`
+	CacheHitRate        float64 `json:"cache_hit_rate"`
+	IOWaitMsPerToken    float64 `json:"io_wait_ms_per_token"`
+	BytesRead           int64   `json:"bytes_read"`
+	SSDMBs              float64 `json:"ssd_mb_s"`
+}
+
+func runBench(args []string) error {
+	fs := newFlags("bench")
+	mf := addModelFlags(fs)
+	prompt := fs.Int("prompt", 512, "prompt tokens to prefill")
+	gen := fs.Int("gen", 128, "tokens to decode")
+	jsonOut := fs.Bool("json", false, "print a JSON object as the last line")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of prefill+decode to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *prompt < 1 || *gen < 1 {
+		return errors.New("--prompt and --gen must be at least 1")
+	}
+	lopts, err := mf.loadOptions(0)
+	if err != nil {
+		return err
+	}
+	budgetBytes := lopts.Budget
+	bw := probeMemBandwidth(*mf.threads)
+	m, err := inference.Load(*mf.model, lopts)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	// A fixed prompt: ordinary token ids cycling through the vocabulary's first rows.
+	ids := make([]int, *prompt)
+	for i := range ids {
+		ids[i] = 100 + (i*7919)%min(m.Config.Vocab-100, 20000)
+	}
+	r := m.NewRunner(*prompt + *gen + 1)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	logits := make([]float32, m.Config.Vocab)
+	start := time.Now()
+	if err := r.EvalContext(context.Background(), ids, false, func(_ int, l []float32) { copy(logits, l) }); err != nil {
+		return err
+	}
+	prefill := time.Since(start)
+	statsBefore := m.ExpertStats()
+	dstart := time.Now()
+	var ttft time.Duration
+	for i := 0; i < *gen; i++ {
+		next := argmax(logits)
+		if i == 0 {
+			ttft = time.Since(start)
+		}
+		if err := r.Eval([]int{next}, false, func(_ int, l []float32) { copy(logits, l) }); err != nil {
+			return err
+		}
+	}
+	decode := time.Since(dstart)
+	es := m.ExpertStats().Sub(statsBefore)
+
+	res := benchResult{
+		Model: *mf.model, Threads: m.Threads(), Kernels: kernelsImpl(),
+		PromptTokens: *prompt, GenTokens: *gen,
+		PrefillTokS:         float64(*prompt) / prefill.Seconds(),
+		DecodeTokS:          float64(*gen) / decode.Seconds(),
+		TTFTMs:              float64(ttft.Microseconds()) / 1000,
+		PeakRSSBytes:        peakRSS(),
+		WeightBytesPerToken: m.WeightBytesPerToken(),
+		MemBWGBps:           bw,
+		BudgetBytes:         budgetBytes,
+		CacheHitRate:        inference.HitRate(es),
+		IOWaitMsPerToken:    float64(es.WaitTime.Microseconds()) / 1000 / float64(*gen),
+		BytesRead:           es.BytesRead,
+	}
+	res.AchievedGBps = float64(res.WeightBytesPerToken) * res.DecodeTokS / 1e9
+	res.SSDMBs = es.ReadMBps()
+	fmt.Printf("model            %s (%s kernels, %d threads)\n", res.Model, res.Kernels, res.Threads)
+	fmt.Printf("prefill          %d tokens at %.1f tok/s\n", res.PromptTokens, res.PrefillTokS)
+	fmt.Printf("decode           %d tokens at %.1f tok/s (time to first token %.0f ms)\n", res.GenTokens, res.DecodeTokS, res.TTFTMs)
+	fmt.Printf("weights/token    %.1f MiB, %.1f GB/s achieved of %.1f GB/s measured memory bandwidth (%.0f%%)\n",
+		float64(res.WeightBytesPerToken)/(1<<20), res.AchievedGBps, res.MemBWGBps, 100*res.AchievedGBps/res.MemBWGBps)
+	fmt.Printf("peak RSS         %.1f MiB\n", float64(res.PeakRSSBytes)/(1<<20))
+	if budgetBytes > 0 {
+		fmt.Printf("budget           %.1f MiB: expert cache hit rate %.1f%%, %.1f MiB read, I/O wait %.2f ms/token, SSD %.0f MB/s\n",
+			float64(budgetBytes)/(1<<20), 100*res.CacheHitRate, float64(res.BytesRead)/(1<<20), res.IOWaitMsPerToken, res.SSDMBs)
+	}
+	if *jsonOut {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+	}
+	return nil
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// probeMemBandwidth measures memory read bandwidth (GB/s) by summing a buffer
+// much larger than the caches from several goroutines.
+func probeMemBandwidth(threads int) float64 {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	const size = 512 << 20
+	buf := make([]uint64, size/8)
+	for i := range buf {
+		buf[i] = uint64(i)
+	}
+	p := parallel.NewPool(threads)
+	defer p.Close()
+	t := &sumTask{buf: buf, sums: make([]uint64, threads*8)}
+	p.For(len(buf), len(buf)/threads/4, t) // warm
+	best := 0.0
+	for rep := 0; rep < 3; rep++ {
+		start := time.Now()
+		p.For(len(buf), len(buf)/threads/4, t)
+		best = max(best, float64(size)/time.Since(start).Seconds()/1e9)
+	}
+	return best
+}
+
+type sumTask struct {
+	buf  []uint64
+	sums []uint64
+}
+
+func (t *sumTask) Run(worker, lo, hi int) {
+	var a, b, c, d uint64
+	s := t.buf[lo:hi]
+	for i := 0; i+4 <= len(s); i += 4 {
+		a += s[i]
+		b += s[i+1]
+		c += s[i+2]
+		d += s[i+3]
+	}
+	t.sums[worker*8] += a + b + c + d
+}

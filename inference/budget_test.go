@@ -1,0 +1,107 @@
+package inference
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"smallthinker/weights/experts"
+)
+
+// logitsOf runs ids and returns every position's logits.
+func logitsOf(t *testing.T, m *Model, ids []int) [][]float32 {
+	t.Helper()
+	var out [][]float32
+	r := m.NewRunner(len(ids) + 1)
+	if err := r.Eval(ids, true, func(_ int, l []float32) { out = append(out, append([]float32(nil), l...)) }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestExpertCacheBitIdentical(t *testing.T) {
+	cases := loadCases(t)
+	for _, c := range cases {
+		if c.Name != "tiny-swa-sigmoid-q4_0.p0" && c.Name != "tiny-tdown-sigmoid-q4_0.p0" && c.Name != "kq-q4_k_m.p0" && c.Name != "tiny-swa6-softmax-f32.p0" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			path := filepath.Join(testdataDir, c.Model)
+			ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)
+			ref, err := Load(path, LoadOptions{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			want := logitsOf(t, ref, ids)
+			slot := ref.layout.ExpertBytes()
+			all := ref.layout.AllBytes()
+			for _, size := range []int64{ref.layout.MinBytes(), ref.layout.MinBytes() + slot, all / 2, all} {
+				m, err := Load(path, LoadOptions{Threads: 2, ExpertCacheBytes: size})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := logitsOf(t, m, ids)
+				st := m.ExpertStats()
+				for p := range want {
+					for i := range want[p] {
+						if got[p][i] != want[p][i] {
+							t.Fatalf("cache %d bytes: position %d logit %d = %v, want %v (bit-identical)", size, p, i, got[p][i], want[p][i])
+						}
+					}
+				}
+				t.Logf("cache %d slots: hit rate %.2f, %d reads, %d bytes", size/slot, HitRate(st), st.Reads, st.BytesRead)
+				m.Close()
+			}
+		})
+	}
+}
+
+func TestBudgetLiveResize(t *testing.T) {
+	cases := loadCases(t)
+	c := cases[2] // tiny-swa-sigmoid-q4_0
+	path := filepath.Join(testdataDir, c.Model)
+	ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)
+	ref, err := Load(path, LoadOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := logitsOf(t, ref, ids)
+	b := ref.Breakdown(0)
+	ref.Close()
+
+	if _, err := Load(path, LoadOptions{Budget: b.MinBudget - 1}); !errors.Is(err, ErrBudgetTooSmall) {
+		t.Fatalf("budget below the minimum: got %v, want ErrBudgetTooSmall", err)
+	}
+	m, err := Load(path, LoadOptions{Threads: 1, Budget: b.MinBudget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// Move the budget up and down while a generation runs on another goroutine.
+	done := make(chan [][]float32)
+	go func() { done <- logitsOf(t, m, ids) }()
+	budgets := []int64{b.FullBudget, b.MinBudget, (b.MinBudget + b.FullBudget) / 2, b.MinBudget + 1}
+	var got [][]float32
+	for i := 0; got == nil; i++ {
+		select {
+		case got = <-done:
+		default:
+			if err := m.SetBudget(budgets[i%len(budgets)]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	for p := range want {
+		for i := range want[p] {
+			if got[p][i] != want[p][i] {
+				t.Fatalf("position %d differs after live budget changes", p)
+			}
+		}
+	}
+	if m.ExpertStats().Capacity < experts.MinSlots(m.Config.ExpertsUsed) {
+		t.Fatalf("capacity below minimum")
+	}
+}
