@@ -533,8 +533,9 @@ func (c *Cache) read(mem []byte, layer, expert int) (parts [numParts][]byte, tot
 }
 
 // takeSlot returns an empty slot: a free one, a newly mapped one while under
-// capacity, or the least recently used unpinned expert's, skipping the
-// experts of layer listed in protect. nil when every slot is busy.
+// capacity, or the least recently used unpinned expert's (prefetched, unused
+// ones last), skipping the experts of layer listed in protect. nil when every
+// slot is busy.
 func (c *Cache) takeSlot(layer int, protect []int) *Expert {
 	if n := len(c.free); n > 0 {
 		s := c.free[n-1]
@@ -551,12 +552,17 @@ func (c *Cache) takeSlot(layer int, protect []int) *Expert {
 		}
 		c.allocErr = err
 	}
-	for v := c.tail; v != nil; v = v.prev {
-		if v.layer == layer && contains(protect, v.expert) {
-			continue
+	// Prefetched experts not used yet go last: a prefetch that finished
+	// before the previous layer released its experts sits behind them in
+	// LRU order, yet is the one about to be needed.
+	for _, fresh := range [2]bool{false, true} {
+		for v := c.tail; v != nil; v = v.prev {
+			if v.fresh != fresh || v.layer == layer && contains(protect, v.expert) {
+				continue
+			}
+			c.evict(v)
+			return v
 		}
-		c.evict(v)
-		return v
 	}
 	return nil
 }

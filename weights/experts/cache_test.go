@@ -614,3 +614,37 @@ func BenchmarkAcquireReleaseHit(b *testing.B) {
 		c.Release(x)
 	}
 }
+
+// Experts prefetched for the next layer survive a prefetch made for the one
+// after, even when they arrived before the current layer's experts were
+// released (and so sit behind them in LRU order).
+func TestPrefetchedExpertsEvictedLast(t *testing.T) {
+	m := openModel(t, testModel(t, "tiny-swa-sigmoid-q4_0.gguf"))
+	l := m.layout
+	c := m.open(t, 2*l.TopK+1, Options{})
+	var held []*Expert
+	for _, e := range []int{0, 1} {
+		x, err := c.Acquire(0, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, x)
+	}
+	c.Prefetch(1, []int{2, 3})
+	waitIdle(t, c)
+	for _, x := range held {
+		c.Release(x)
+	}
+	c.Prefetch(2, []int{4, 5})
+	waitIdle(t, c)
+	for _, e := range []int{2, 3} {
+		x, err := c.Acquire(1, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Release(x)
+	}
+	if st := c.Stats(); st.PrefetchHits != 2 || st.PrefetchWasted != 0 || st.SyncReads != 2 {
+		t.Fatalf("layer 1's prefetched experts were evicted: %+v", st)
+	}
+}

@@ -58,8 +58,8 @@ func cachedBytes(t *testing.T, path string) int64 {
 	return n * int64(pg)
 }
 
-// dropFileCache evicts this one file from the page cache (nothing system-wide).
-func dropFileCache(t *testing.T, path string) {
+// evictFile evicts this one file from the page cache (nothing system-wide).
+func evictFile(t testing.TB, path string) {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
@@ -84,7 +84,7 @@ func TestMemoryIsHonest(t *testing.T) {
 	m := openSynthetic(t, path, 1, experts, 2)
 	m.f.Close() // no mapping of our own: only the cache reads the file now
 	for _, direct := range []bool{true, false} {
-		dropFileCache(t, path)
+		evictFile(t, path)
 		c, err := Open(path, m.layout, m.layout.AllBytes(), Options{DisableDirect: !direct})
 		if err != nil {
 			t.Fatal(err)
