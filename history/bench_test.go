@@ -1,0 +1,152 @@
+package history
+
+import (
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The benchmark history: 2,000 conversations × 50 messages, short user
+// questions and longer replies drawn from a vocabulary, about 45 MB of text.
+const (
+	benchConvs    = 2000
+	benchMessages = 50
+)
+
+var (
+	benchOnce  sync.Once
+	benchStore *Store
+	benchDir   string
+	benchErr   error
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild()
+		return
+	}
+	code := m.Run()
+	if benchStore != nil {
+		benchStore.Close()
+	}
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+var benchWords = strings.Fields(`the a of to and in is it that for you with on this be are as can
+use not or your have function model token memory expert cache layer query value thread kernel
+router budget prefill decode context window history message search index badger sparse mixture
+attention matrix vector quantize block weight tensor file disk read write stream reply user
+assistant system prompt temperature sampling greedy python golang rust error return loop string
+bytes slice map channel goroutine mutex benchmark profile latency throughput compile build test
+résumé naïve Straße Ελληνικά данные 東京 数据`)
+
+func benchText(r *rand.Rand, words int) string {
+	var b strings.Builder
+	for i := 0; i < words; i++ {
+		if i > 0 {
+			if r.IntN(12) == 0 {
+				b.WriteString(".\n")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(benchWords[r.IntN(len(benchWords))])
+	}
+	return b.String()
+}
+
+// fillBench writes the benchmark history directly with write batches.
+func fillBench(s *Store, convs, msgs int) error {
+	r := rand.New(rand.NewPCG(1, 2))
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var f folder
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < convs; i++ {
+		created := t0.Add(time.Duration(i) * time.Hour)
+		c := Conversation{ID: NewID(created), Created: created, Model: "smallthinker-4b", Sampling: Sampling{Temperature: 0.6, TopK: 20, TopP: 0.95}}
+		for j := 0; j < msgs; j++ {
+			m := Message{Role: RoleUser, Created: created.Add(time.Duration(j) * time.Minute), Text: benchText(r, 10+r.IntN(30))}
+			if j%2 == 1 {
+				m.Role, m.Model = RoleAssistant, "smallthinker-4b"
+				m.Text = benchText(r, 60+r.IntN(120))
+				m.Stats = Stats{PromptTokens: 40, GeneratedTokens: 150, TokPerSec: 12.5, CacheHitRate: 0.9}
+			}
+			if j == 0 {
+				c.Title = AutoTitle(m.Text)
+			}
+			if err := wb.Set(msgKey(c.ID, uint64(j)), encodeMessage(&m)); err != nil {
+				return err
+			}
+			for w := range messageWords(&f, &m) {
+				if err := wb.Set(wordKey([]byte(w), c.ID, uint64(j)), nil); err != nil {
+					return err
+				}
+			}
+			c.Updated = m.Created
+		}
+		c.nextSeq, c.MessageCount = uint64(msgs), msgs
+		if err := wb.Set(convKey(c.ID), encodeConversation(&c)); err != nil {
+			return err
+		}
+		for w := range words(&f, []byte(c.Title)) {
+			if err := wb.Set(wordKey([]byte(w), c.ID, titleSeq), nil); err != nil {
+				return err
+			}
+		}
+		if err := wb.Set(recentKey(&c), nil); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+func openBench(b *testing.B) *Store {
+	benchOnce.Do(func() {
+		benchDir, benchErr = os.MkdirTemp("", "history-bench-")
+		if benchErr != nil {
+			return
+		}
+		benchStore, benchErr = OpenWith(benchDir, Options{GCInterval: -1})
+		if benchErr != nil {
+			return
+		}
+		start := time.Now()
+		benchErr = fillBench(benchStore, benchConvs, benchMessages)
+		b.Logf("filled %d×%d messages in %v", benchConvs, benchMessages, time.Since(start))
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchStore
+}
+
+func BenchmarkList50(b *testing.B) {
+	s := openBench(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs, err := s.List(0, 50)
+		if err != nil || len(cs) != 50 {
+			b.Fatalf("List: %d, %v", len(cs), err)
+		}
+	}
+}
+
+func BenchmarkSearch(b *testing.B) {
+	s := openBench(b)
+	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "zzznotthere", `"token memory"`} {
+		b.Run(q, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Search(q, 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
