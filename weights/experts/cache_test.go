@@ -221,6 +221,16 @@ func TestConcurrentAccessWithResize(t *testing.T) {
 					if rng.IntN(2) == 0 {
 						c.Prefetch(il, sel)
 					}
+					if rng.IntN(3) == 0 {
+						err := c.Each(il, sel, func(i int, x *Expert) error {
+							acquires.Add(1)
+							return m.check(t, x, il, sel[i])
+						})
+						if err != nil {
+							return err
+						}
+						continue
+					}
 					for _, e := range sel {
 						x, err := c.Acquire(il, e)
 						if err != nil {
@@ -271,7 +281,7 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 	l := m.layout
 	const delay = 2 * time.Millisecond
 	const attention = 15 * time.Millisecond
-	run := func(prefetch bool) Stats {
+	run := func(prefetch, each bool) Stats {
 		c := m.open(t, MinSlots(l.TopK)+l.TopK, Options{WrapReader: func(r io.ReaderAt) io.ReaderAt { return slowReader{r, delay} }})
 		rng := rand.New(rand.NewPCG(5, 5))
 		for tok := 0; tok < 5; tok++ {
@@ -281,6 +291,12 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 					c.Prefetch(il, sel)
 				}
 				time.Sleep(attention)
+				if each {
+					if err := c.Each(il, sel, func(i int, x *Expert) error { return m.check(t, x, il, sel[i]) }); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				for _, e := range sel {
 					x, err := c.Acquire(il, e)
 					if err != nil {
@@ -297,7 +313,7 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 		c.Close()
 		return st
 	}
-	without, with := run(false), run(true)
+	without, with, each := run(false, false), run(true, false), run(true, true)
 	t.Logf("without prefetch: wait %v (%d sync reads, %d hits, read time %v/%d); with: wait %v (%d prefetched in time, %d stalls, %d hits)",
 		without.WaitTime, without.SyncReads, without.Hits, without.ReadTime, without.Reads, with.WaitTime, with.PrefetchHits, with.Stalls, with.Hits)
 	if without.SyncReads == 0 {
@@ -306,8 +322,8 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 	if with.SyncReads != 0 || with.PrefetchHits == 0 {
 		t.Fatalf("with prefetch, Acquire still read on demand: %+v", with)
 	}
-	if with.WaitTime*3 > without.WaitTime {
-		t.Fatalf("prefetch did not hide the reads: wait %v with, %v without", with.WaitTime, without.WaitTime)
+	if with.WaitTime*3 > without.WaitTime || each.WaitTime*3 > without.WaitTime {
+		t.Fatalf("prefetch did not hide the reads: wait %v with (%v with Each), %v without", with.WaitTime, each.WaitTime, without.WaitTime)
 	}
 }
 
@@ -598,6 +614,15 @@ func TestNoAllocsInSteadyState(t *testing.T) {
 	if n := testing.AllocsPerRun(50, func() { layer = (layer + 1) % l.Layers; cycle(layer) }); n != 0 {
 		t.Fatalf("miss path: %v allocations per cycle", n)
 	}
+	use := func(int, *Expert) error { return nil }
+	if n := testing.AllocsPerRun(50, func() {
+		layer = (layer + 1) % l.Layers
+		if err := c.Each(layer, sel, use); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("Each: %v allocations per layer", n)
+	}
 }
 
 func BenchmarkAcquireReleaseHit(b *testing.B) {
@@ -646,5 +671,57 @@ func TestPrefetchedExpertsEvictedLast(t *testing.T) {
 	}
 	if st := c.Stats(); st.PrefetchHits != 2 || st.PrefetchWasted != 0 || st.SyncReads != 2 {
 		t.Fatalf("layer 1's prefetched experts were evicted: %+v", st)
+	}
+}
+
+func TestEach(t *testing.T) {
+	m := openModel(t, testModel(t, "kq-q4_k_m.gguf"))
+	l := m.layout
+	var mode atomic.Int32
+	c := m.open(t, MinSlots(l.TopK)+2, Options{WrapReader: func(r io.ReaderAt) io.ReaderAt {
+		return slowReader{faultReader{r, &mode}, time.Millisecond}
+	}})
+	// Expert 5 is cached, so it comes first; every expert comes exactly once.
+	x, err := c.Acquire(1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release(x)
+	sel := []int{2, 5, 7}
+	var order []int
+	err = c.Each(1, sel, func(i int, x *Expert) error {
+		order = append(order, sel[i])
+		return m.check(t, x, 1, sel[i])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 3 || order[0] != 5 || order[1] == order[2] || order[1] == 5 || order[2] == 5 {
+		t.Fatalf("order %v: want 5 first, then 2 and 7 once each", order)
+	}
+	if st := c.Stats(); st.Pinned != 0 || st.Hits+st.Misses() != 4 {
+		t.Fatalf("after Each: %+v", st)
+	}
+	// An error from fn stops the walk and leaves nothing pinned.
+	stop := errors.New("stop")
+	calls := 0
+	if err := c.Each(0, []int{0, 1}, func(int, *Expert) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Fatalf("got %v after %d calls", err, calls)
+	}
+	// Read faults surface; nothing stays pinned; the cache recovers.
+	mode.Store(1)
+	if err := c.Each(0, []int{3, 4}, func(int, *Expert) error { return nil }); err == nil || !strings.Contains(err.Error(), "layer 0") {
+		t.Fatalf("fault: %v", err)
+	}
+	mode.Store(0)
+	waitIdle(t, c)
+	if err := c.Each(0, []int{3, 4}, func(i int, x *Expert) error { return m.check(t, x, 0, []int{3, 4}[i]) }); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Pinned != 0 {
+		t.Fatalf("%d pinned", st.Pinned)
+	}
+	if err := c.Each(0, []int{0, 99}, func(int, *Expert) error { return nil }); err == nil {
+		t.Fatal("invalid expert accepted")
 	}
 }
