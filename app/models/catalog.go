@@ -103,15 +103,16 @@ func EntryForURL(raw, sha256 string) (Entry, error) {
 }
 
 // Recommend picks the catalog file to suggest for a machine with totalRAM
-// bytes: the recommended entry with the largest RecommendedRAM that fits,
-// or, if none fits, the recommended entry needing the least memory.
+// bytes: among recommended entries with a confirmed URL, the one with the
+// largest RecommendedRAM that fits, or, if none fits, the one needing the
+// least memory.
 func Recommend(totalRAM int64) Entry {
 	var best, smallest *Entry
 	es := Catalog()
 	for i := range es {
 		e := &es[i]
-		if !e.Recommended {
-			continue
+		if !e.Recommended || !e.URLVerified {
+			continue // never steer users to a file that may not exist
 		}
 		if smallest == nil || e.MinRAM < smallest.MinRAM {
 			smallest = e

@@ -26,11 +26,11 @@ var (
 )
 
 // testModel is a valid tiny SmallThinker GGUF (~215 KB).
-func testModel(t *testing.T) []byte {
+func testModel(tb testing.TB) []byte {
 	modelOnce.Do(func() {
 		var b bytes.Buffer
 		if err := modelgen.Generate(&b, modelgen.Options{Preset: "tiny", Type: gguf.Q4_0, Seed: 11}); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		modelBytes = b.Bytes()
 	})

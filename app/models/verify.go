@@ -93,6 +93,9 @@ func Inspect(path string) (*Info, error) {
 		if strings.Contains(msg, "truncated") || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return bad(ErrDamaged, "incomplete file (%d bytes; a download was cut short?): %s", st.Size(), msg)
 		}
+		if strings.Contains(msg, "cannot fit") {
+			return bad(ErrDamaged, "incomplete or corrupt file (%d bytes): %s", st.Size(), msg)
+		}
 		return bad(ErrDamaged, "%s", msg)
 	}
 	defer f.Close()
