@@ -42,14 +42,15 @@ type state struct {
 	missing []int // experts not in the cache when the FFN started
 
 	mm      matmulTask
+	mr      runsTask
+	runs    [][2]int32
 	attT    attnTask
-	tdT     tdownTask
 	tmpActs []*actRow
 }
 
 func newState(m *Model, B, ctx int) *state {
 	c := m.Config
-	D, F, E, V := c.Embed, c.ExpertFFN, c.Experts, c.Vocab
+	D, F, E := c.Embed, c.ExpertFFN, c.Experts
 	mat := func(rows, cols int) [][]float32 {
 		buf := make([]float32, rows*cols)
 		r := make([][]float32, rows)
@@ -72,7 +73,6 @@ func newState(m *Model, B, ctx int) *state {
 		selW: mat(B, c.ExpertsUsed), moe: mat(B, D),
 		gate: mat(B, F), up: mat(B, F), act: acts(B, F), down: mat(B, D),
 		scores: mat(m.exec.Threads(), ctx), rowBuf: mat(m.exec.Threads(), max(D, F)),
-		logits: mat(B, V),
 		expTok: make([][]int, E), expW: make([][]float32, E),
 	}
 	s.sel = make([][]int, B)
@@ -169,6 +169,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			n++
 		}
 	}
+	s.ensureLogits(T)
 	s.matmul(&m.output, s.norm[:n], s.logits[:n])
 	// Move rows to their token index (logits of row t end up in s.logits[t]).
 	for t := T - 1; t >= 0 && n > 0; t-- {
@@ -180,6 +181,14 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 	}
 	return nil
+}
+
+// ensureLogits makes room for n rows of logits; most batches need one row,
+// so the (vocabulary-sized) rows are allocated only when asked for.
+func (s *state) ensureLogits(n int) {
+	for len(s.logits) < n {
+		s.logits = append(s.logits, make([]float32, s.m.Config.Vocab))
+	}
 }
 
 // route turns router logits into the top-k experts and their normalised weights.
@@ -331,7 +340,24 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32) {
 	D, F := c.Embed, c.ExpertFFN
 	xs := s.gatherNorm(toks)
 	s.matmul(&gate, xs, s.gate[:len(toks)])
-	s.matmul(&up, xs, s.up[:len(toks)])
+	// ReGLU sparsity: relu(gate) is zero for many neurons, and their up rows
+	// cannot change the output; compute only rows some token activates.
+	s.runs = s.runs[:0]
+	for n := 0; n < F; {
+		if !s.anyActive(n, len(toks)) {
+			for j := range toks {
+				s.up[j][n] = 0
+			}
+			n++
+			continue
+		}
+		start := n
+		for n < F && n-start < 64 && s.anyActive(n, len(toks)) {
+			n++
+		}
+		s.runs = append(s.runs, [2]int32{int32(start), int32(n)})
+	}
+	s.matmulRuns(&up, xs, s.up[:len(toks)], s.runs)
 	for j := range toks {
 		a := s.act[j]
 		for n := 0; n < F; n++ {
@@ -364,6 +390,50 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32) {
 	}
 }
 
+// anyActive reports whether neuron n's gate is positive for any of the first T tokens.
+func (s *state) anyActive(n, T int) bool {
+	for j := 0; j < T; j++ {
+		if s.gate[j][n] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// matmulRuns is matmul restricted to the row ranges in runs.
+func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]int32) {
+	if len(xs) == 0 || len(runs) == 0 {
+		return
+	}
+	vd, _ := quant.VecDotFor(W.Type)
+	t := &s.mr
+	t.W, t.runs, t.out = W, runs, out
+	t.xb = t.xb[:0]
+	for _, x := range xs {
+		t.xb = append(t.xb, x.as(vd.Act, vd))
+	}
+	s.m.exec.For(len(runs), 1, t)
+	t.W, t.out, t.runs = nil, nil, nil
+}
+
+type runsTask struct {
+	W    *Matrix
+	runs [][2]int32
+	xb   [][]byte
+	out  [][]float32
+}
+
+func (t *runsTask) Run(_, lo, hi int) {
+	W := t.W
+	for _, r := range t.runs[lo:hi] {
+		r0, r1 := int(r[0]), int(r[1])
+		w := W.Data[r0*W.RowBytes : r1*W.RowBytes]
+		for i, x := range t.xb {
+			kernels.Gemv(W.Type, w, W.RowBytes, x, W.Cols, t.out[i][r0:r1])
+		}
+	}
+}
+
 // gatherNorm returns the normed FFN inputs of the given tokens (a reused slice).
 func (s *state) gatherNorm(toks []int) []*actRow {
 	out := s.tmpActs[:0]
@@ -373,8 +443,6 @@ func (s *state) gatherNorm(toks []int) []*actRow {
 	s.tmpActs = out
 	return out
 }
-
-type tdownTask struct{}
 
 // slice views rows [r0, r0+n) of m.
 func (m *Matrix) slice(r0, n int) Matrix {

@@ -108,7 +108,7 @@ func (p *Pool) For(n, grain int, t Task) {
 		return
 	}
 	grain = max(grain, 1)
-	nchunks := min(n/grain, 4*p.threads, maxChunks)
+	nchunks := min(n/grain, 8*p.threads, maxChunks)
 	if nchunks <= 1 || p.threads == 1 || p.closed.Load() || !p.busy.CompareAndSwap(false, true) {
 		t.Run(0, 0, n)
 		return
@@ -126,9 +126,11 @@ func (p *Pool) For(n, grain int, t Task) {
 		p.mu.Unlock()
 	}
 	p.runChunks(0, uint32(gen))
-	for spins := 0; p.done.Load() != int64(nchunks); spins++ {
-		if spins&63 == 63 {
-			runtime.Gosched() // a worker holding a chunk may need our P
+	for spins := 1; p.done.Load() != int64(nchunks); spins++ {
+		if spins%1024 == 0 {
+			// ~1 µs without progress: a worker holding a chunk may be
+			// waiting for a P (GC or I/O goroutines), so offer ours.
+			runtime.Gosched()
 		}
 	}
 	p.task = nil // don't keep the caller's data alive
@@ -179,11 +181,10 @@ func (p *Pool) waitJob(seen uint32) (gen uint32, ok bool) {
 		if p.closed.Load() {
 			return 0, false
 		}
-		if i&255 == 255 {
-			if time.Since(start) > spinFor {
-				break
-			}
-			runtime.Gosched()
+		// No Gosched here: with an empty run queue it only takes the
+		// scheduler lock, and the spin is short enough not to starve anyone.
+		if i&255 == 255 && time.Since(start) > spinFor {
+			break
 		}
 	}
 	p.mu.Lock()
