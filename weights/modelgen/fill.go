@@ -47,6 +47,8 @@ type tensorGen struct {
 	dist    distribution
 	seed    uint64
 	workers int
+	// rowScale, if set, multiplies row r's deviation (token rows that should rarely win).
+	rowScale func(r int) float64
 }
 
 func (t *tensorGen) write(w io.Writer) error {
@@ -60,7 +62,15 @@ func (t *tensorGen) write(w io.Writer) error {
 	chunkLen := func(k int) int { return min(chunkRows, rows-k*chunkRows) * rowBytes }
 	fill := func(k int, buf []byte) {
 		r := rng{mix(t.seed, uint64(k))}
-		fillBytes(t.typ, t.dist, &r, buf)
+		if t.rowScale == nil {
+			fillBytes(t.typ, t.dist, &r, buf)
+			return
+		}
+		for i := 0; i*rowBytes < len(buf); i++ {
+			d := t.dist
+			d.std *= t.rowScale(k*chunkRows + i)
+			fillBytes(t.typ, d, &r, buf[i*rowBytes:(i+1)*rowBytes])
+		}
 	}
 	if nChunks == 1 {
 		buf := make([]byte, chunkLen(0))

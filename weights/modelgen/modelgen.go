@@ -162,6 +162,9 @@ func Generate(w io.Writer, o Options) error {
 			return fmt.Errorf("tensor %s: first dimension %d is not a multiple of the %s block size %d", s.Name, s.Dims[0], typ, typ.BlockSize())
 		}
 		t := &tensorGen{typ: typ, dims: s.Dims, dist: dist, seed: mix(o.Seed, uint64(i)), workers: workers}
+		if s.Name == "token_embd.weight" || s.Name == "output.weight" {
+			t.rowScale = quietRows(v)
+		}
 		tensors[i] = gguf.WriteTensor{Info: gguf.TensorInfo{Name: s.Name, Type: typ, Dims: s.Dims}, Write: t.write}
 	}
 	return gguf.Write(w, kvs, tensors)
@@ -181,6 +184,25 @@ func weightKind(s arch.TensorSpec, c *arch.Config, typ gguf.TensorType) (gguf.Te
 		return typ, distribution{std: 0.375}
 	}
 	return typ, distribution{std: 1 / math.Sqrt(float64(s.Dims[0]))}
+}
+
+// quietRows shrinks the vocabulary rows of tokens a random model should
+// rarely emit — lone bytes that are not printable text (UTF-8 fragments,
+// control characters) and padding rows — so demo output is gibberish made of
+// readable pieces rather than a stream of U+FFFD.
+func quietRows(v *Vocab) func(int) float64 {
+	order, _ := byteToUnicode()
+	return func(r int) float64 {
+		if r < len(order) {
+			if b := order[r]; b >= 0x80 || b < 0x20 && b != '\n' || b == 0x7f {
+				return 0.1
+			}
+		}
+		if r < len(v.Types) && v.Types[r] == TypeUnused {
+			return 0.1
+		}
+		return 1
+	}
 }
 
 // WriteFile generates the model into path atomically: it writes path+".tmp",
