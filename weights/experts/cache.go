@@ -296,7 +296,9 @@ func (c *Cache) acquireSlow(id, layer, expert int) (*Expert, error) {
 				c.changed.Wait()
 			}
 		default: // present: another goroutine read it while we waited for a slot
-			c.pinPresent(s)
+			c.pin(s)
+			s.fresh = false
+			c.stats.Stalls++
 			c.stats.WaitTime += time.Since(t0)
 			return s, nil
 		}
@@ -414,6 +416,10 @@ func (c *Cache) Close() error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Reads an Acquire is doing in its own goroutine still use the file.
+	for c.reading > 0 {
+		c.changed.Wait()
+	}
 	for id, s := range c.table {
 		if s == nil {
 			continue

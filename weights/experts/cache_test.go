@@ -725,3 +725,47 @@ func TestEach(t *testing.T) {
 		t.Fatal("invalid expert accepted")
 	}
 }
+
+// Closing while other goroutines use the cache neither crashes nor leaks:
+// they get ErrClosed, and slots they held go when released.
+func TestCloseWhileInUse(t *testing.T) {
+	m := openModel(t, testModel(t, "kq-q4_k_m.gguf"))
+	l := m.layout
+	c := m.open(t, MinSlots(l.TopK)*3, Options{WrapReader: func(r io.ReaderAt) io.ReaderAt { return slowReader{r, 200 * time.Microsecond} }})
+	started := make(chan struct{})
+	var once atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		done <- runConcurrently(3, func(w int) error {
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for {
+				il, e := rng.IntN(l.Layers), rng.IntN(l.Experts)
+				c.Prefetch(il, []int{e, (e + 1) % l.Experts})
+				x, err := c.Acquire(il, e)
+				if errors.Is(err, ErrClosed) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if once.CompareAndSwap(false, true) {
+					close(started)
+				}
+				err = m.check(t, x, il, e)
+				c.Release(x)
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	<-started
+	time.Sleep(10 * time.Millisecond)
+	c.Close() // may report experts pinned at that instant
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Slots != 0 || st.Pinned != 0 {
+		t.Fatalf("after Close and the last Release: %+v", st)
+	}
+}

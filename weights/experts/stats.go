@@ -8,7 +8,7 @@ import "time"
 type Stats struct {
 	Hits         int64 // the expert was already cached
 	PrefetchHits int64 // read by Prefetch and arrived before it was needed
-	Stalls       int64 // prefetched, but Acquire had to wait for the read
+	Stalls       int64 // Acquire waited for a read already started (by Prefetch or another caller)
 	SyncReads    int64 // not requested before: Acquire read it on demand
 
 	Prefetches      int64 // reads started by Prefetch
