@@ -32,8 +32,13 @@ type encoder struct{ b []byte }
 
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) float(v float64)  { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v)) }
-func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) float(v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0 // a division by zero in a stat must not make the record unreadable
+	}
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v))
+}
+func (e *encoder) str(s string) { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *encoder) time(t time.Time) {
 	if t.IsZero() {
 		e.varint(math.MinInt64)
@@ -104,6 +109,15 @@ func (d *decoder) float() float64 {
 		return 0
 	}
 	return v
+}
+
+func (d *decoder) float32() float32 {
+	v := d.float()
+	if math.Abs(v) > math.MaxFloat32 {
+		d.fail("number %g out of range", v)
+		return 0
+	}
+	return float32(v)
 }
 
 // bytes returns a string field without copying; valid while the input is.
@@ -191,10 +205,10 @@ func (d *decoder) sampling() Sampling {
 		d.fail("unknown sampling flags %#x", flags)
 	}
 	s.Greedy = flags&1 != 0
-	s.Temperature = float32(d.float())
+	s.Temperature = d.float32()
 	s.TopK = d.count()
-	s.TopP = float32(d.float())
-	s.RepetitionPenalty = float32(d.float())
+	s.TopP = d.float32()
+	s.RepetitionPenalty = d.float32()
 	s.RepetitionWindow = d.count()
 	s.Seed = d.uvarint()
 	s.MaxTokens = d.count()
