@@ -97,13 +97,14 @@ func TestDeterministic(t *testing.T) {
 func TestChunksIndependentOfWorkers(t *testing.T) {
 	for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.F16} {
 		var outs [][]byte
+		rows := chunkTarget/typ.RowSize(256) + 500 // just over one chunk
 		for _, workers := range []int{1, 3} {
-			g := &tensorGen{typ: typ, dims: []uint64{256, 20000}, dist: distribution{std: 0.1}, seed: 9, workers: workers}
+			g := &tensorGen{typ: typ, dims: []uint64{256, uint64(rows)}, dist: distribution{std: 0.1}, seed: 9, workers: workers}
 			var buf bytes.Buffer
 			if err := g.write(&buf); err != nil {
 				t.Fatal(err)
 			}
-			if want := typ.RowSize(256) * 20000; buf.Len() != want || want <= chunkTarget {
+			if want := typ.RowSize(256) * rows; buf.Len() != want || want <= chunkTarget {
 				t.Fatalf("%s: wrote %d bytes, want %d (> one chunk)", typ, buf.Len(), want)
 			}
 			outs = append(outs, buf.Bytes())
