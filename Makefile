@@ -6,7 +6,7 @@ CLI       := $(BUILD)/smallthinker
 SHARED    ?= ../shared/testdata
 DEB_PKGS  := libgl1-mesa-dev xorg-dev libxkbcommon-dev xvfb xauth
 BENCH_4B  := $(BUILD)/models/random-4b-q4_0.gguf
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 5s
 
 .PHONY: all deps build cli run test test-go test-race fuzz golden bench vet clean
 
@@ -49,8 +49,15 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race $$($(GO) list ./... | grep -E '/(app|ui|history|inference|weights)(/|$$)')
 
+# Every Fuzz* test (parsers of untrusted bytes and kernels), each for $(FUZZTIME).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./weights/gguf
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | while read f; do \
+		dir=$$(dirname $$f); \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "fuzz $$dir $$fn"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$dir >/dev/null || { echo "fuzz $$fn failed:"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$dir; exit 1; }; \
+		done; \
+	done
 
 golden: cli
 	@if [ -d $(SHARED) ]; then python3 $(SHARED)/../tools/golden_check.py $(CLI) $(SHARED); \
