@@ -55,12 +55,11 @@ func (s *Session) Chat(ctx context.Context, msgs []Message, opts GenerateOptions
 	if len(msgs) == 0 {
 		return Result{}, errors.New("no messages")
 	}
-	tok := s.m.Tok
 	reserve := opts.MaxTokens
 	if reserve <= 0 || reserve > s.r.Context()/2 {
 		reserve = min(256, s.r.Context()/4)
 	}
-	prompt := tok.Encode(RenderChatML(msgs, true), true)
+	prompt := s.m.EncodeChat(msgs)
 	for len(prompt)+reserve > s.r.Context() {
 		if opts.OnContextFull != ContextDropOldest {
 			return Result{Reason: StopContextFull}, fmt.Errorf("%w: the conversation needs %d tokens, the context holds %d", ErrContextFull, len(prompt)+reserve, s.r.Context())
@@ -70,7 +69,7 @@ func (s *Session) Chat(ctx context.Context, msgs []Message, opts GenerateOptions
 			return Result{Reason: StopContextFull}, fmt.Errorf("%w: the last message alone needs %d tokens, the context holds %d", ErrContextFull, len(prompt)+reserve, s.r.Context())
 		}
 		msgs = trimmed
-		prompt = tok.Encode(RenderChatML(msgs, true), true)
+		prompt = s.m.EncodeChat(msgs)
 	}
 	return s.Generate(ctx, prompt, opts, onPiece)
 }

@@ -212,7 +212,7 @@ func runGenerate(args []string) error {
 			msgs = append(msgs, inference.Message{Role: inference.RoleSystem, Content: *system})
 		}
 		msgs = append(msgs, inference.Message{Role: inference.RoleUser, Content: *prompt})
-		ids = m.Tok.Encode(inference.RenderChatML(msgs, true), true)
+		ids = m.EncodeChat(msgs)
 	} else {
 		ids = m.Tok.Encode(*prompt, false)
 	}

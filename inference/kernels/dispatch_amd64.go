@@ -157,3 +157,30 @@ func quantizeQ8_0(x []float32, dst []byte) {
 	}
 	quantizeQ8_0AVX2(&x[0], &dst[0], len(x)/qk)
 }
+
+// gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
+// (q4) or Q8_0 weights; callers check the bounds.
+func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+	if active == levelGeneric {
+		gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
+		return
+	}
+	wp := &w[r0*rowBytes]
+	x0, x1, x2, x3 := &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0]
+	o0, o1, o2, o3 := &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0]
+	rows := r1 - r0
+	switch {
+	case q4 && active == levelAVX512VNNI:
+		gemm4Q4_0Q8_0AVX512VNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	case q4 && active == levelAVXVNNI:
+		gemm4Q4_0Q8_0AVXVNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	case q4:
+		gemm4Q4_0Q8_0AVX2(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	case active == levelAVX512VNNI:
+		gemm4Q8_0Q8_0AVX512VNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	case active == levelAVXVNNI:
+		gemm4Q8_0Q8_0AVXVNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	default:
+		gemm4Q8_0Q8_0AVX2(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	}
+}

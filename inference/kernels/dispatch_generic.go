@@ -32,3 +32,7 @@ func axpy(a float32, x, y []float32)          { axpyGeneric(a, x, y) }
 func scale(a float32, x []float32)            { scaleGeneric(a, x) }
 func scaleMul(dst, x, w []float32, a float32) { scaleMulGeneric(dst, x, w, a) }
 func quantizeQ8_0(x []float32, dst []byte)    { quant.QuantizeActQ8_0(x, dst) }
+
+func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+	gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
+}

@@ -73,3 +73,13 @@ func scaleMulGeneric(dst, x, w []float32, a float32) {
 		dst[i] = v * a * w[i]
 	}
 }
+
+func gemm4Generic(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+	for j, x := range xs[:4] {
+		if q4 {
+			gemvQ4_0Q8_0Generic(w[r0*rowBytes:], rowBytes, x, nb, out[j][r0:r1])
+		} else {
+			gemvQ8_0Q8_0Generic(w[r0*rowBytes:], rowBytes, x, nb, out[j][r0:r1])
+		}
+	}
+}

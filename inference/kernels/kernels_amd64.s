@@ -27,7 +27,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -35,14 +34,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -55,14 +51,11 @@ pair:
 	VPMADDWD     Y15, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      18(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 18(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      20(R10), X9
 	VPSRLW       $0x04, X9, X10
 	VINSERTI128  $0x01, X10, Y9, Y9
@@ -74,7 +67,7 @@ pair:
 	VPMADDUBSW   Y7, Y10, Y11
 	VPMADDWD     Y15, Y11, Y11
 	VCVTDQ2PS    Y11, Y11
-	VFMADD231PS  Y11, Y6, Y8
+	VFMADD231PS  Y11, Y6, Y0
 	ADDQ         $0x00000024, R10
 	ADDQ         $0x00000044, R11
 	SUBQ         $0x02, R12
@@ -83,14 +76,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -105,7 +95,6 @@ single:
 	VFMADD231PS  Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -139,7 +128,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -147,14 +135,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -163,14 +148,11 @@ pair:
 	VPMADDWD     Y15, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      34(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 34(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      36(R10), Y9
 	VMOVDQU      36(R11), Y7
 	VPSIGNB      Y9, Y9, Y10
@@ -178,7 +160,7 @@ pair:
 	VPMADDUBSW   Y7, Y10, Y11
 	VPMADDWD     Y15, Y11, Y11
 	VCVTDQ2PS    Y11, Y11
-	VFMADD231PS  Y11, Y6, Y8
+	VFMADD231PS  Y11, Y6, Y0
 	ADDQ         $0x00000044, R10
 	ADDQ         $0x00000044, R11
 	SUBQ         $0x02, R12
@@ -187,14 +169,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -205,7 +184,6 @@ single:
 	VFMADD231PS  Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -216,6 +194,248 @@ store:
 	ADDQ         $0x04, DX
 	ADDQ         R8, SI
 	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q4_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q4_0Q8_0AVX2(SB), NOSPLIT, $0-96
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x0+16(FP), DI
+	MOVQ         x1+24(FP), R9
+	MOVQ         x2+32(FP), R10
+	MOVQ         x3+40(FP), R11
+	MOVQ         nb+48(FP), CX
+	IMUL3Q       $0x22, CX, CX
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ         rows+88(FP), AX
+	XORQ         R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), X5
+	VPSRLW       $0x04, X5, X6
+	VINSERTI128  $0x01, X6, Y5, Y5
+	VPAND        Y13, Y5, Y5
+	VPSUBB       Y14, Y5, Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPMADDUBSW   Y8, Y6, Y9
+	VPMADDWD     Y15, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPMADDUBSW   Y11, Y6, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPMADDUBSW   Y8, Y6, Y9
+	VPMADDWD     Y15, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPMADDUBSW   Y11, Y6, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y3
+	ADDQ         $0x12, BX
+	ADDQ         $0x22, DX
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q8_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q8_0Q8_0AVX2(SB), NOSPLIT, $0-96
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x0+16(FP), DI
+	MOVQ         x1+24(FP), R9
+	MOVQ         x2+32(FP), R10
+	MOVQ         x3+40(FP), R11
+	MOVQ         nb+48(FP), CX
+	IMUL3Q       $0x22, CX, CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ         rows+88(FP), AX
+	XORQ         R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPMADDUBSW   Y8, Y6, Y9
+	VPMADDWD     Y15, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPMADDUBSW   Y11, Y6, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPMADDUBSW   Y8, Y6, Y9
+	VPMADDWD     Y15, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPMADDUBSW   Y11, Y6, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y3
+	ADDQ         $0x22, BX
+	ADDQ         $0x22, DX
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
 	JMP          row
 
 done:
@@ -242,7 +462,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -250,14 +469,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -270,14 +486,11 @@ pair:
 	VPDPBUSD     Y2, Y4, Y5
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      18(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 18(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      20(R10), X9
 	VPSRLW       $0x04, X9, X10
 	VINSERTI128  $0x01, X10, Y9, Y9
@@ -289,7 +502,7 @@ pair:
 	VPXOR        Y11, Y11, Y11
 	VPDPBUSD     Y7, Y10, Y11
 	VCVTDQ2PS    Y11, Y11
-	VFMADD231PS  Y11, Y6, Y8
+	VFMADD231PS  Y11, Y6, Y0
 	ADDQ         $0x00000024, R10
 	ADDQ         $0x00000044, R11
 	SUBQ         $0x02, R12
@@ -298,14 +511,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -320,7 +530,6 @@ single:
 	VFMADD231PS  Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -351,7 +560,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -359,14 +567,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -375,14 +580,11 @@ pair:
 	VPDPBUSD     Y2, Y4, Y5
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      34(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 34(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      36(R10), Y9
 	VMOVDQU      36(R11), Y7
 	VPSIGNB      Y9, Y9, Y10
@@ -390,7 +592,7 @@ pair:
 	VPXOR        Y11, Y11, Y11
 	VPDPBUSD     Y7, Y10, Y11
 	VCVTDQ2PS    Y11, Y11
-	VFMADD231PS  Y11, Y6, Y8
+	VFMADD231PS  Y11, Y6, Y0
 	ADDQ         $0x00000044, R10
 	ADDQ         $0x00000044, R11
 	SUBQ         $0x02, R12
@@ -399,14 +601,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -417,7 +616,6 @@ single:
 	VFMADD231PS  Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -428,6 +626,242 @@ store:
 	ADDQ         $0x04, DX
 	ADDQ         R8, SI
 	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q4_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q4_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-96
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x0+16(FP), DI
+	MOVQ         x1+24(FP), R9
+	MOVQ         x2+32(FP), R10
+	MOVQ         x3+40(FP), R11
+	MOVQ         nb+48(FP), CX
+	IMUL3Q       $0x22, CX, CX
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         rows+88(FP), AX
+	XORQ         R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), X5
+	VPSRLW       $0x04, X5, X6
+	VINSERTI128  $0x01, X6, Y5, Y5
+	VPAND        Y13, Y5, Y5
+	VPSUBB       Y14, Y5, Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y8, Y6, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y11, Y6, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y8, Y6, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y11, Y6, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y3
+	ADDQ         $0x12, BX
+	ADDQ         $0x22, DX
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q8_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q8_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-96
+	MOVQ   w+0(FP), SI
+	MOVQ   rowBytes+8(FP), R8
+	MOVQ   x0+16(FP), DI
+	MOVQ   x1+24(FP), R9
+	MOVQ   x2+32(FP), R10
+	MOVQ   x3+40(FP), R11
+	MOVQ   nb+48(FP), CX
+	IMUL3Q $0x22, CX, CX
+	MOVQ   rows+88(FP), AX
+	XORQ   R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y8, Y6, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y11, Y6, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y8, Y6, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y11, Y6, Y12
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y3
+	ADDQ         $0x22, BX
+	ADDQ         $0x22, DX
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
 	JMP          row
 
 done:
@@ -454,7 +888,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -462,14 +895,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -488,14 +918,11 @@ pair:
 	BYTE         $0xea
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      18(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 18(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      20(R10), X9
 	VPSRLW       $0x04, X9, X10
 	VINSERTI128  $0x01, X10, Y9, Y9
@@ -513,7 +940,7 @@ pair:
 	BYTE        $0x50
 	BYTE        $0xdf
 	VCVTDQ2PS   Y11, Y11
-	VFMADD231PS Y11, Y6, Y8
+	VFMADD231PS Y11, Y6, Y0
 	ADDQ        $0x00000024, R10
 	ADDQ        $0x00000044, R11
 	SUBQ        $0x02, R12
@@ -522,14 +949,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y3
@@ -550,7 +974,6 @@ single:
 	VFMADD231PS Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -581,7 +1004,6 @@ row:
 	TESTQ  R9, R9
 	JZ     done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	MOVQ   SI, R10
 	MOVQ   DI, R11
 	MOVQ   CX, R12
@@ -589,14 +1011,11 @@ row:
 pair:
 	CMPQ         R12, $0x02
 	JB           single
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -611,14 +1030,11 @@ pair:
 	BYTE         $0xea
 	VCVTDQ2PS    Y5, Y5
 	VFMADD231PS  Y5, Y1, Y0
-	MOVWLZX      34(R10), AX
-	VMOVD        AX, X6
-	VCVTPH2PS    X6, X6
-	MOVWLZX      34(R11), BX
-	VMOVD        BX, X7
-	VCVTPH2PS    X7, X7
-	VMULSS       X7, X6, X6
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW 34(R10), X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW 34(R11), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
 	VMOVDQU      36(R10), Y9
 	VMOVDQU      36(R11), Y7
 	VPSIGNB      Y9, Y9, Y10
@@ -632,7 +1048,7 @@ pair:
 	BYTE        $0x50
 	BYTE        $0xdf
 	VCVTDQ2PS   Y11, Y11
-	VFMADD231PS Y11, Y6, Y8
+	VFMADD231PS Y11, Y6, Y0
 	ADDQ        $0x00000044, R10
 	ADDQ        $0x00000044, R11
 	SUBQ        $0x02, R12
@@ -641,14 +1057,11 @@ pair:
 single:
 	TESTQ        R12, R12
 	JZ           store
-	MOVWLZX      (R10), AX
-	VMOVD        AX, X1
-	VCVTPH2PS    X1, X1
-	MOVWLZX      (R11), BX
-	VMOVD        BX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       X2, X1, X1
-	VBROADCASTSS X1, Y1
+	VPBROADCASTW (R10), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
 	VMOVDQU      2(R10), Y3
 	VMOVDQU      2(R11), Y2
 	VPSIGNB      Y3, Y3, Y4
@@ -665,7 +1078,6 @@ single:
 	VFMADD231PS Y5, Y1, Y0
 
 store:
-	VADDPS       Y8, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1
@@ -676,6 +1088,290 @@ store:
 	ADDQ         $0x04, DX
 	ADDQ         R8, SI
 	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q4_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q4_0Q8_0AVXVNNI(SB), NOSPLIT, $0-96
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x0+16(FP), DI
+	MOVQ         x1+24(FP), R9
+	MOVQ         x2+32(FP), R10
+	MOVQ         x3+40(FP), R11
+	MOVQ         nb+48(FP), CX
+	IMUL3Q       $0x22, CX, CX
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         rows+88(FP), AX
+	XORQ         R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), X5
+	VPSRLW       $0x04, X5, X6
+	VINSERTI128  $0x01, X6, Y5, Y5
+	VPAND        Y13, Y5, Y5
+	VPSUBB       Y14, Y5, Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y6, Y8 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xc8
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y6, Y11 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xe3
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y6, Y8 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xc8
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y6, Y11 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x42
+	BYTE        $0x4d
+	BYTE        $0x50
+	BYTE        $0xe3
+	VCVTDQ2PS   Y12, Y12
+	VFMADD231PS Y12, Y10, Y3
+	ADDQ        $0x12, BX
+	ADDQ        $0x22, DX
+	JMP         block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q8_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q8_0Q8_0AVXVNNI(SB), NOSPLIT, $0-96
+	MOVQ   w+0(FP), SI
+	MOVQ   rowBytes+8(FP), R8
+	MOVQ   x0+16(FP), DI
+	MOVQ   x1+24(FP), R9
+	MOVQ   x2+32(FP), R10
+	MOVQ   x3+40(FP), R11
+	MOVQ   nb+48(FP), CX
+	IMUL3Q $0x22, CX, CX
+	MOVQ   rows+88(FP), AX
+	XORQ   R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), Y5
+	VPSIGNB      Y5, Y5, Y6
+	VPBROADCASTW (DI)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(DI)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y6, Y8 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xc8
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y0
+	VPBROADCASTW (R9)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R9)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y6, Y11 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xe3
+	VCVTDQ2PS    Y12, Y12
+	VFMADD231PS  Y12, Y10, Y1
+	VPBROADCASTW (R10)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVDQU      2(R10)(DX*1), Y8
+	VPSIGNB      Y5, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y6, Y8 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x4d
+	BYTE         $0x50
+	BYTE         $0xc8
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y7, Y2
+	VPBROADCASTW (R11)(DX*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R11)(DX*1), Y11
+	VPSIGNB      Y5, Y11, Y11
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y6, Y11 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x42
+	BYTE        $0x4d
+	BYTE        $0x50
+	BYTE        $0xe3
+	VCVTDQ2PS   Y12, Y12
+	VFMADD231PS Y12, Y10, Y3
+	ADDQ        $0x22, BX
+	ADDQ        $0x22, DX
+	JMP         block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+56(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+64(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+72(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+80(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
 	JMP          row
 
 done:

@@ -14,6 +14,16 @@ func gemvQ4_0Q8_0AVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 //go:noescape
 func gemvQ8_0Q8_0AVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 
+// gemm4Q4_0Q8_0AVX2 sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q4_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
+// gemm4Q8_0Q8_0AVX2 sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q8_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
 // gemvQ4_0Q8_0AVX512VNNI sets out[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
 //
 //go:noescape
@@ -24,6 +34,16 @@ func gemvQ4_0Q8_0AVX512VNNI(w []byte, rowBytes int, x []byte, nb int, out []floa
 //go:noescape
 func gemvQ8_0Q8_0AVX512VNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
 
+// gemm4Q4_0Q8_0AVX512VNNI sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q4_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
+// gemm4Q8_0Q8_0AVX512VNNI sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q8_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
 // gemvQ4_0Q8_0AVXVNNI sets out[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
 //
 //go:noescape
@@ -33,6 +53,16 @@ func gemvQ4_0Q8_0AVXVNNI(w []byte, rowBytes int, x []byte, nb int, out []float32
 //
 //go:noescape
 func gemvQ8_0Q8_0AVXVNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
+// gemm4Q4_0Q8_0AVXVNNI sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q4_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
+// gemm4Q8_0Q8_0AVXVNNI sets o_j[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, for j < 4 and r < rows.
+//
+//go:noescape
+func gemm4Q8_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
 // dotF16AVX2 returns the dot product of n F16 values at w and x; n is a multiple of 8.
 //
