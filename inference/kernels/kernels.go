@@ -9,6 +9,9 @@
 //	DotF16, DotBF16, DotF32   same-type weights and activations (any n)
 //	GemvXxx(w, rowBytes, x, n, out)  out[r] = dot(w[r*rowBytes:], x) for r < len(out)
 //	Gemv(t, …)                any weight type; types without a kernel use quant.VecDotFor(t).Dot
+//	Gemm(t, w, rowBytes, xs, n, out, lo, hi)  rows [lo,hi) × several activations (prompts);
+//	                          Q4_0/Q8_0 do four activations per weight load, bit-identical to Gemv
+//	GemvTask, GemmTask        the same as parallel.Task values (Run(worker, lo, hi) over rows)
 //	QuantizeQ8_0(x, dst)      activations → Q8_0, bit-identical to quant.QuantizeActQ8_0
 //	Dot, Axpy, Scale, ScaleMul  float32 helpers for attention and norms
 //
@@ -40,7 +43,7 @@ const (
 	qk         = 32 // elements per Q4_0/Q8_0 block
 	q4_0Bytes  = 18
 	q8_0Bytes  = 34
-	blockBytes = 1 << 17 // weight bytes per asm call (~20 µs at 6 GB/s)
+	maxCallBytes = 1 << 17 // weight bytes per asm call (~20 µs at 6 GB/s)
 	// maxCallElems bounds the float32 helpers per asm call.
 	maxCallElems = 1 << 15
 )
@@ -92,7 +95,7 @@ func GemvQ4_0Q8_0(w []byte, rowBytes int, x []byte, n int, out []float32) {
 	}
 	checkQuant("GemvQ4_0Q8_0", rowBytes, q4_0Bytes, len(x), n)
 	checkGemv("GemvQ4_0Q8_0", w, rowBytes, len(out), n/qk*q4_0Bytes)
-	step := max(1, blockBytes/max(rowBytes, 1))
+	step := max(1, maxCallBytes/max(rowBytes, 1))
 	for r := 0; r < len(out); r += step {
 		gemvQ4_0Q8_0(w[r*rowBytes:], rowBytes, x, n/qk, out[r:min(r+step, len(out))])
 	}
@@ -105,7 +108,7 @@ func GemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, n int, out []float32) {
 	}
 	checkQuant("GemvQ8_0Q8_0", rowBytes, q8_0Bytes, len(x), n)
 	checkGemv("GemvQ8_0Q8_0", w, rowBytes, len(out), n/qk*q8_0Bytes)
-	step := max(1, blockBytes/max(rowBytes, 1))
+	step := max(1, maxCallBytes/max(rowBytes, 1))
 	for r := 0; r < len(out); r += step {
 		gemvQ8_0Q8_0(w[r*rowBytes:], rowBytes, x, n/qk, out[r:min(r+step, len(out))])
 	}
