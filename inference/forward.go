@@ -2,7 +2,6 @@ package inference
 
 import (
 	"fmt"
-	"math"
 
 	"smallthinker/inference/kernels"
 	"smallthinker/weights/arch"
@@ -232,25 +231,6 @@ func route(c *arch.Config, logits []float32, sel []int, w []float32) {
 	}
 }
 
-// ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i, i+d/2)),
-// computing the angles the way ggml does: theta starts at pos and is multiplied
-// by base^(-2/d) in float32 for each pair.
-func ropeNeox(x []float32, headDim, pos int, base float32) {
-	half := headDim / 2
-	thetaScale := float32(math.Pow(float64(base), -2.0/float64(headDim)))
-	theta := float32(pos)
-	for i := 0; i < half; i++ {
-		cos := float32(math.Cos(float64(theta)))
-		sin := float32(math.Sin(float64(theta)))
-		for h := 0; h+headDim <= len(x); h += headDim {
-			x0, x1 := x[h+i], x[h+i+half]
-			x[h+i] = x0*cos - x1*sin
-			x[h+i+half] = x0*sin + x1*cos
-		}
-		theta *= thetaScale
-	}
-}
-
 // matmul computes out[t] = W · xs[t] for every row of W, converting each
 // activation once into the form W's type consumes.
 func (s *state) matmul(W *Matrix, xs []*actRow, out [][]float32) {
@@ -286,50 +266,6 @@ func (t *matmulTask) Run(_, lo, hi int) {
 		for i, x := range t.xb {
 			kernels.Gemv(W.Type, w, W.RowBytes, x, W.Cols, t.out[i][r0:r1])
 		}
-	}
-}
-
-// attention computes softmax(q·k/√d)·v for every token and head of the batch.
-func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
-	t := &s.attT
-	*t = attnTask{s: s, kl: kl, kvDim: kvDim, pos0: pos0, window: window}
-	s.m.exec.For(T*s.m.Config.Heads, 1, t)
-}
-
-type attnTask struct {
-	s      *state
-	kl     *kvLayer
-	kvDim  int
-	pos0   int
-	window int
-}
-
-func (t *attnTask) Run(worker, lo, hi int) {
-	c := t.s.m.Config
-	d := c.HeadDim
-	group := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(d)))
-	for i := lo; i < hi; i++ {
-		tok, h := i/c.Heads, i%c.Heads
-		qpos := t.pos0 + tok
-		first := 0
-		if t.window > 0 {
-			first = max(0, qpos-t.window+1)
-		}
-		q := t.s.q[tok][h*d : (h+1)*d]
-		kvh := h / group
-		sc := t.s.scores[worker][:qpos-first+1]
-		for p := first; p <= qpos; p++ {
-			k := t.kl.keys(p, t.kvDim)[kvh*d : (kvh+1)*d]
-			sc[p-first] = kernels.Dot(q, k) * scale
-		}
-		softmaxInPlace(sc)
-		out := t.s.att[tok].f32[h*d : (h+1)*d]
-		clear(out)
-		for p := first; p <= qpos; p++ {
-			kernels.Axpy(sc[p-first], t.kl.values(p, t.kvDim)[kvh*d:(kvh+1)*d], out)
-		}
-		t.s.att[tok].invalidate()
 	}
 }
 

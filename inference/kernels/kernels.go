@@ -40,9 +40,9 @@ import (
 )
 
 const (
-	qk         = 32 // elements per Q4_0/Q8_0 block
-	q4_0Bytes  = 18
-	q8_0Bytes  = 34
+	qk           = 32 // elements per Q4_0/Q8_0 block
+	q4_0Bytes    = 18
+	q8_0Bytes    = 34
 	maxCallBytes = 1 << 17 // weight bytes per asm call (~20 µs at 6 GB/s)
 	// maxCallElems bounds the float32 helpers per asm call.
 	maxCallElems = 1 << 15
