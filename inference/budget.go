@@ -125,7 +125,7 @@ func (m *Model) SetBudget(budget int64) error {
 	case cache == nil && (budget <= 0 || budget >= b.FullBudget):
 		// Everything fits: experts stay mapped in place, no I/O at all.
 	case cache == nil:
-		c, err := experts.Open(m.Path, m.layout, b.ExpertCache, experts.Options{})
+		c, err := experts.Open(m.Path, m.layout, b.ExpertCache, m.expOpts)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -103,5 +104,60 @@ func TestBudgetLiveResize(t *testing.T) {
 	}
 	if m.ExpertStats().Capacity < experts.MinSlots(m.Config.ExpertsUsed) {
 		t.Fatalf("capacity below minimum")
+	}
+}
+
+// slowReader adds latency to every expert read, like a slow disk.
+type slowReader struct {
+	r     io.ReaderAt
+	delay time.Duration
+}
+
+func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.ReadAt(p, off)
+}
+
+// With a slow disk, starting expert reads right after the router (before
+// attention) hides read latency that the no-prefetch engine waits for.
+func TestPrefetchHidesSlowReads(t *testing.T) {
+	cases := loadCases(t)
+	c := cases[2] // tiny-swa-sigmoid-q4_0: 3 layers, 8 experts, top-2
+	path := filepath.Join(testdataDir, c.Model)
+	ids := c.PromptIDs[:8]
+	run := func(prefetch bool) (time.Duration, experts.Stats, []float32) {
+		opts := LoadOptions{Threads: 1, ExpertCacheBytes: 1, NoPrefetch: !prefetch,
+			Experts: experts.Options{IOWorkers: 4, WrapReader: func(r io.ReaderAt) io.ReaderAt { return slowReader{r, 3 * time.Millisecond} }}}
+		probe, err := Load(path, LoadOptions{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.ExpertCacheBytes = probe.layout.MinBytes() + probe.layout.ExpertBytes()
+		probe.Close()
+		m, err := Load(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		r := m.NewRunner(64)
+		var last []float32
+		start := time.Now()
+		for _, id := range ids { // one token at a time, like decoding
+			if err := r.Eval([]int{id}, false, func(_ int, l []float32) { last = append(last[:0], l...) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(len(ids)), m.ExpertStats(), last
+	}
+	without, s0, l0 := run(false)
+	with, s1, l1 := run(true)
+	t.Logf("per token: %v without prefetch (I/O wait %v), %v with (I/O wait %v)", without, s0.WaitTime/time.Duration(len(ids)), with, s1.WaitTime/time.Duration(len(ids)))
+	for i := range l0 {
+		if l0[i] != l1[i] {
+			t.Fatalf("prefetch changed the logits")
+		}
+	}
+	if !(s1.WaitTime < s0.WaitTime*3/4) {
+		t.Fatalf("prefetch did not hide read latency: I/O wait %v with, %v without", s1.WaitTime, s0.WaitTime)
 	}
 }

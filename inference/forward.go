@@ -122,7 +122,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			route(c, s.rlog[t], s.sel[t], s.selW[t])
 		}
 		s.groupByExpert(T)
-		if cache != nil {
+		if cache != nil && m.prefetch {
 			// The router ran before attention: fetch the missing experts from
 			// the SSD while attention computes.
 			cache.Prefetch(il, s.used[:min(len(s.used), max(0, cache.Stats().Capacity-c.ExpertsUsed))])

@@ -28,6 +28,10 @@ type LoadOptions struct {
 	// ContextLength is the context sessions get by default (0 = min(training
 	// context, 8192)); the budget reserves its KV cache.
 	ContextLength int
+	// Experts tunes the expert cache (I/O goroutines, O_DIRECT; tests wrap the reader).
+	Experts experts.Options
+	// NoPrefetch turns off the pre-attention expert prefetch (for measurements).
+	NoPrefetch bool
 	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
 	// absent key = sigmoid, the Hugging Face semantics).
 	GatingOverride arch.Gating
@@ -57,6 +61,8 @@ type Model struct {
 	budget   atomic.Int64
 	budgetMu sync.Mutex
 	ctxLen   int // context length sessions get by default (sizes the budget's KV share)
+	expOpts  experts.Options
+	prefetch bool
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -86,7 +92,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	m.Path = path
 	switch {
 	case opts.ExpertCacheBytes > 0:
-		c, err := experts.Open(path, m.layout, opts.ExpertCacheBytes, experts.Options{})
+		c, err := experts.Open(path, m.layout, opts.ExpertCacheBytes, m.expOpts)
 		if err != nil {
 			m.Close()
 			return nil, err
@@ -161,6 +167,7 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.SetThreads(opts.Threads)
+	m.expOpts, m.prefetch = opts.Experts, !opts.NoPrefetch
 	m.ctxLen = opts.ContextLength
 	if m.ctxLen <= 0 {
 		m.ctxLen = min(cfg.Context, 8192)

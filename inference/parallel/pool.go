@@ -108,7 +108,7 @@ func (p *Pool) For(n, grain int, t Task) {
 		return
 	}
 	grain = max(grain, 1)
-	nchunks := min(n/grain, 8*p.threads, maxChunks)
+	nchunks := min(n/grain, maxChunks)
 	if nchunks <= 1 || p.threads == 1 || p.closed.Load() || !p.busy.CompareAndSwap(false, true) {
 		t.Run(0, 0, n)
 		return
