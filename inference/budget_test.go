@@ -125,8 +125,8 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 	c := cases[2] // tiny-swa-sigmoid-q4_0: 3 layers, 8 experts, top-2
 	path := filepath.Join(testdataDir, c.Model)
 	ids := c.PromptIDs[:8]
-	run := func(prefetch bool) (time.Duration, experts.Stats, []float32) {
-		opts := LoadOptions{Threads: 1, ExpertCacheBytes: 1, NoPrefetch: !prefetch,
+	run := func(prefetch, lookAhead bool) (time.Duration, experts.Stats, []float32) {
+		opts := LoadOptions{Threads: 1, ExpertCacheBytes: 1, NoPrefetch: !prefetch, LookAhead: lookAhead,
 			Experts: experts.Options{IOWorkers: 4, WrapReader: func(r io.ReaderAt) io.ReaderAt { return slowReader{r, 3 * time.Millisecond} }}}
 		probe, err := Load(path, LoadOptions{Threads: 1})
 		if err != nil {
@@ -149,11 +149,14 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 		}
 		return time.Since(start) / time.Duration(len(ids)), m.ExpertStats(), last
 	}
-	without, s0, l0 := run(false)
-	with, s1, l1 := run(true)
-	t.Logf("per token: %v without prefetch (I/O wait %v), %v with (I/O wait %v)", without, s0.WaitTime/time.Duration(len(ids)), with, s1.WaitTime/time.Duration(len(ids)))
+	without, s0, l0 := run(false, false)
+	with, s1, l1 := run(true, false)
+	ahead, s2, l2 := run(true, true)
+	n := time.Duration(len(ids))
+	t.Logf("per token: %v without prefetch (I/O wait %v), %v with (I/O wait %v), %v with look-ahead (I/O wait %v, %d wasted prefetches)",
+		without, s0.WaitTime/n, with, s1.WaitTime/n, ahead, s2.WaitTime/n, s2.PrefetchWasted)
 	for i := range l0 {
-		if l0[i] != l1[i] {
+		if l0[i] != l1[i] || l0[i] != l2[i] {
 			t.Fatalf("prefetch changed the logits")
 		}
 	}

@@ -35,10 +35,13 @@ type state struct {
 	logits [][]float32 // B × Vocab (rows are filled on demand)
 
 	// per-expert routing lists rebuilt each layer
-	expTok  [][]int
-	expW    [][]float32
-	used    []int // experts used by the batch, most used first
-	missing []int // experts not in the cache when the FFN started
+	expTok   [][]int
+	expW     [][]float32
+	used     []int // experts used by the batch, most used first
+	guess    [][]float32
+	guessSel []int
+	guessW   []float32
+	missing  []int // experts not in the cache when the FFN started
 
 	mm      matmulTask
 	mr      runsTask
@@ -74,6 +77,8 @@ func newState(m *Model, B, ctx int) *state {
 		scores: mat(m.exec.Threads(), ctx), rowBuf: mat(m.exec.Threads(), max(D, F)),
 		expTok: make([][]int, E), expW: make([][]float32, E),
 	}
+	s.guess = mat(1, E)
+	s.guessSel, s.guessW = make([]int, c.ExpertsUsed), make([]float32, c.ExpertsUsed)
 	s.sel = make([][]int, B)
 	for i := range s.sel {
 		s.sel[i] = make([]int, c.ExpertsUsed)
@@ -147,6 +152,9 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			rmsNorm(s.norm[t].f32, s.x[t], l.ffnNorm, c.RMSEps)
 			s.norm[t].invalidate()
 			clear(s.moe[t])
+		}
+		if cache != nil && m.lookAhead && il+1 < len(m.layers) && T == 1 {
+			s.lookAhead(il+1, cache)
 		}
 
 		// Mixture of ReGLU experts, expert by expert so each expert's weights are read once per batch.
@@ -461,4 +469,17 @@ func (s *state) runCached(l *layer, ex *experts.Expert, e int) {
 		down.Rows, down.Cols = F, D
 	}
 	s.runExpert(gate, up, down, s.expTok[e], s.expW[e])
+}
+
+// lookAhead guesses the next layer's experts from the residual stream after
+// this layer's attention (the next router reads it after this layer's MoE adds
+// to it) and prefetches them, giving the reads this layer's MoE time too.
+// Only a guess: the real routing of the next layer decides what is used.
+func (s *state) lookAhead(next int, cache *experts.Cache) {
+	c := s.m.Config
+	copy(s.rin[0].f32, s.x[0])
+	s.rin[0].invalidate()
+	s.matmul(&s.m.layers[next].router, s.rin[:1], s.guess[:1])
+	route(c, s.guess[0], s.guessSel, s.guessW)
+	cache.Prefetch(next, s.guessSel)
 }

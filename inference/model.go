@@ -32,6 +32,9 @@ type LoadOptions struct {
 	Experts experts.Options
 	// NoPrefetch turns off the pre-attention expert prefetch (for measurements).
 	NoPrefetch bool
+	// LookAhead also prefetches the next layer's likely experts, routed
+	// speculatively from the state after this layer's attention (decode only).
+	LookAhead bool
 	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
 	// absent key = sigmoid, the Hugging Face semantics).
 	GatingOverride arch.Gating
@@ -56,13 +59,14 @@ type Model struct {
 
 	// Experts on SSD: with a budget below the model's full size, experts are
 	// read through a budgeted LRU cache instead of the file mapping.
-	layout   *experts.Layout
-	cache    cachePtr
-	budget   atomic.Int64
-	budgetMu sync.Mutex
-	ctxLen   int // context length sessions get by default (sizes the budget's KV share)
-	expOpts  experts.Options
-	prefetch bool
+	layout    *experts.Layout
+	cache     cachePtr
+	budget    atomic.Int64
+	budgetMu  sync.Mutex
+	ctxLen    int // context length sessions get by default (sizes the budget's KV share)
+	expOpts   experts.Options
+	prefetch  bool
+	lookAhead bool
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -167,7 +171,7 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.SetThreads(opts.Threads)
-	m.expOpts, m.prefetch = opts.Experts, !opts.NoPrefetch
+	m.expOpts, m.prefetch, m.lookAhead = opts.Experts, !opts.NoPrefetch, opts.LookAhead && !opts.NoPrefetch
 	m.ctxLen = opts.ContextLength
 	if m.ctxLen <= 0 {
 		m.ctxLen = min(cfg.Context, 8192)

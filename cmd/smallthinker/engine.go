@@ -31,6 +31,7 @@ type modelFlags struct {
 	ctx         *int
 	budget      *string
 	expertCache *string
+	lookAhead   *bool
 }
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
@@ -40,6 +41,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 		ctx:         fs.Int("ctx", 0, "context length in tokens (0 = automatic)"),
 		budget:      fs.String("budget", "", "memory budget, e.g. 1GiB or 512MiB: experts that do not fit stream from the SSD"),
 		expertCache: fs.String("expert-cache", "", "expert cache size in bytes (e.g. 64MiB), overriding the budget's share"),
+		lookAhead:   fs.Bool("look-ahead", false, "also prefetch the next layer's likely experts (experts on SSD only)"),
 	}
 }
 
@@ -58,7 +60,7 @@ func (mf *modelFlags) loadOptions(budget int64) (inference.LoadOptions, error) {
 	if err != nil {
 		return inference.LoadOptions{}, fmt.Errorf("--expert-cache: %w", err)
 	}
-	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx}, nil
+	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx, LookAhead: *mf.lookAhead}, nil
 }
 
 func (mf *modelFlags) load() (*inference.Model, error) {

@@ -11,7 +11,7 @@
 //
 // For publishes a job with one atomic store, the workers (threads-1 of them;
 // the caller is worker 0) claim chunks with compare-and-swap, and the caller
-// waits for the last chunk by spinning. Idle workers spin for a few
+// waits for the last chunk by spinning (parking after 50 µs). Idle workers spin for a few
 // microseconds on the job word before parking on a sync.Cond, so back-to-back
 // calls find them awake while an idle pool costs no CPU. In steady state For
 // makes no heap allocation: pass a pointer to a preallocated struct as the
@@ -42,6 +42,11 @@ type Task interface {
 // park/unpark round trip costs tens of microseconds.
 const spinFor = 5 * time.Microsecond
 
+// callerSpinFor is how long For spins for workers to finish their chunks
+// before parking: longer than a typical chunk, short enough that a worker
+// descheduled by the OS does not cost a core's worth of spinning.
+const callerSpinFor = 50 * time.Microsecond
+
 // maxChunks bounds the chunk count so it fits the job word's 16-bit fields.
 const maxChunks = 1<<16 - 1
 
@@ -67,7 +72,10 @@ type Pool struct {
 	closed  atomic.Bool
 	parked  atomic.Int32 // workers inside the parking section
 	mu      sync.Mutex
-	wake    *sync.Cond
+	wake    *sync.Cond // workers wait here for a job
+
+	callerWaiting atomic.Bool
+	finished      *sync.Cond // the caller of For waits here for the last chunk
 	workers sync.WaitGroup
 }
 
@@ -79,6 +87,7 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{threads: threads}
 	p.wake = sync.NewCond(&p.mu)
+	p.finished = sync.NewCond(&p.mu)
 	for w := 1; w < threads; w++ {
 		p.workers.Add(1)
 		go p.worker(w)
@@ -126,15 +135,34 @@ func (p *Pool) For(n, grain int, t Task) {
 		p.mu.Unlock()
 	}
 	p.runChunks(0, uint32(gen))
-	for spins := 1; p.done.Load() != int64(nchunks); spins++ {
-		if spins%1024 == 0 {
-			// ~1 µs without progress: a worker holding a chunk may be
-			// waiting for a P (GC or I/O goroutines), so offer ours.
-			runtime.Gosched()
-		}
-	}
+	p.waitDone(int64(nchunks))
 	p.task = nil // don't keep the caller's data alive
 	p.busy.Store(false)
+}
+
+// waitDone waits until want chunks are done: spinning first, then, if a
+// worker is slow (its thread preempted by another process, say), parking so
+// that our core is free for it.
+func (p *Pool) waitDone(want int64) {
+	start := time.Now()
+	for spins := 1; p.done.Load() != want; spins++ {
+		if spins%1024 != 0 {
+			continue
+		}
+		if time.Since(start) > callerSpinFor {
+			p.mu.Lock()
+			p.callerWaiting.Store(true)
+			for p.done.Load() != want {
+				p.finished.Wait()
+			}
+			p.callerWaiting.Store(false)
+			p.mu.Unlock()
+			return
+		}
+		// A worker holding a chunk may be waiting for a P (GC or I/O
+		// goroutines), so offer ours.
+		runtime.Gosched()
+	}
 }
 
 // runChunks claims and runs chunks of generation gen until none are left.
@@ -153,7 +181,13 @@ func (p *Pool) runChunks(worker int, gen uint32) {
 		}
 		lo, hi := next*p.n/total, (next+1)*p.n/total
 		p.task.Run(worker, lo, hi)
-		p.done.Add(1)
+		// The caller sets callerWaiting before re-checking done under mu,
+		// so either it sees our increment or we see it waiting.
+		if p.done.Add(1) == int64(total) && p.callerWaiting.Load() {
+			p.mu.Lock()
+			p.finished.Broadcast()
+			p.mu.Unlock()
+		}
 	}
 }
 
