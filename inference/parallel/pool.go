@@ -68,15 +68,15 @@ type Pool struct {
 	n       int
 	nchunks int
 
-	busy    atomic.Bool // a For is running; overlapping calls run serially
-	closed  atomic.Bool
-	parked  atomic.Int32 // workers inside the parking section
-	mu      sync.Mutex
-	wake    *sync.Cond // workers wait here for a job
+	busy   atomic.Bool // a For is running; overlapping calls run serially
+	closed atomic.Bool
+	parked atomic.Int32 // workers inside the parking section
+	mu     sync.Mutex
+	wake   *sync.Cond // workers wait here for a job
 
 	callerWaiting atomic.Bool
 	finished      *sync.Cond // the caller of For waits here for the last chunk
-	workers sync.WaitGroup
+	workers       sync.WaitGroup
 }
 
 // NewPool starts threads-1 worker goroutines (threads < 1 is treated as 1).
@@ -110,8 +110,10 @@ func (p *Pool) Close() {
 	p.workers.Wait()
 }
 
-// For calls t.Run over [0, n) split into chunks of at least grain items
-// (grain < 1 means 1), each chunk exactly once, and returns when all are done.
+// For calls t.Run over [0, n) split into chunks of grain to 2·grain items
+// (grain < 1 means 1; at most 65535 chunks), each chunk exactly once, and
+// returns when all are done. Chunks are claimed dynamically, so a grain well
+// below n/Threads() balances uneven workers; each claim costs ~50 ns.
 func (p *Pool) For(n, grain int, t Task) {
 	if n <= 0 {
 		return

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countTask records how often each item was processed and by which workers.
@@ -207,5 +208,33 @@ func BenchmarkForEmpty(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.For(128, 1, st)
+	}
+}
+
+// sleepyTask makes every worker slower than the caller, so For must wait
+// (and park) for chunks still running on other goroutines.
+type sleepyTask struct{ *countTask }
+
+func (s *sleepyTask) Run(worker, lo, hi int) {
+	if worker != 0 {
+		time.Sleep(300 * time.Microsecond)
+	} else {
+		time.Sleep(20 * time.Microsecond) // gives parked workers time to wake
+	}
+	s.countTask.Run(worker, lo, hi)
+}
+
+func TestForWaitsForSlowWorkers(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	slowRuns := int32(0)
+	for i := 0; i < 50; i++ {
+		ct := newCountTask(64, 3)
+		p.For(64, 1, &sleepyTask{ct})
+		ct.check(t, 64, 1)
+		slowRuns += ct.workers[1].Load() + ct.workers[2].Load()
+	}
+	if slowRuns == 0 {
+		t.Fatal("no chunk ever ran on a worker goroutine")
 	}
 }
