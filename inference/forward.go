@@ -263,18 +263,11 @@ type matmulTask struct {
 	out [][]float32
 }
 
-// Run computes rows [lo, hi) for every activation, in blocks of rows small
-// enough to stay in L1/L2 while each activation passes over them.
+// Run computes rows [lo, hi) for every activation; Gemm tiles the rows so
+// they stay in cache while the activations pass over them, and shares each
+// weight block's unpacking between four activations.
 func (t *matmulTask) Run(_, lo, hi int) {
-	W := t.W
-	step := max(1, (32<<10)/W.RowBytes)
-	for r0 := lo; r0 < hi; r0 += step {
-		r1 := min(r0+step, hi)
-		w := W.Data[r0*W.RowBytes : r1*W.RowBytes]
-		for i, x := range t.xb {
-			kernels.Gemv(W.Type, w, W.RowBytes, x, W.Cols, t.out[i][r0:r1])
-		}
-	}
+	kernels.Gemm(t.W.Type, t.W.Data, t.W.RowBytes, t.xb, t.W.Cols, t.out, lo, hi)
 }
 
 // runExpert applies ReGLU expert e of layer l to the given tokens and adds the
@@ -370,11 +363,7 @@ type runsTask struct {
 func (t *runsTask) Run(_, lo, hi int) {
 	W := t.W
 	for _, r := range t.runs[lo:hi] {
-		r0, r1 := int(r[0]), int(r[1])
-		w := W.Data[r0*W.RowBytes : r1*W.RowBytes]
-		for i, x := range t.xb {
-			kernels.Gemv(W.Type, w, W.RowBytes, x, W.Cols, t.out[i][r0:r1])
-		}
+		kernels.Gemm(W.Type, W.Data, W.RowBytes, t.xb, W.Cols, t.out, int(r[0]), int(r[1]))
 	}
 }
 
