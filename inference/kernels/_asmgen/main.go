@@ -106,21 +106,11 @@ func dotBlock(v variant, q4 bool, w, x Mem, acc VecPhysical, t [5]VecPhysical) {
 }
 
 // vexDPBUSD emits the VEX encoding of VPDPBUSD dst, src1, src2 (Intel
-// operand order: dst += Σ u8(src1)·s8(src2)), VEX.256.66.0F38.W0 50 /r.
+// operand order: dst += Σ u8(src1)·s8(src2)).
 func vexDPBUSD(dst, src1, src2 VecPhysical) {
 	d, s1, s2 := int(dst.PhysicalIndex()), int(src1.PhysicalIndex()), int(src2.PhysicalIndex())
-	b1 := byte(0x02) // map 0F38
-	if d < 8 {
-		b1 |= 0x80 // inverted REX.R
-	}
-	b1 |= 0x40 // inverted REX.X
-	if s2 < 8 {
-		b1 |= 0x20 // inverted REX.B
-	}
-	b2 := byte((^s1&0xf)<<3 | 1<<2 | 1) // W0, vvvv = ~src1, L=256, pp=66
-	modrm := byte(0xc0 | (d&7)<<3 | s2&7)
 	Comment(fmt.Sprintf("VPDPBUSD (VEX) Y%d, Y%d, Y%d (Intel order)", d, s1, s2))
-	for i, b := range []byte{0xc4, b1, b2, 0x50, modrm} {
+	for i, b := range vexDPBUSDBytes(d, s1, s2) {
 		ins := &ir.Instruction{Opcode: "BYTE", Operands: []Op{U8(b)}}
 		if i == 0 {
 			ins.Inputs = []Op{dst, src1, src2}
@@ -128,6 +118,22 @@ func vexDPBUSD(dst, src1, src2 VecPhysical) {
 		}
 		Instruction(ins)
 	}
+}
+
+// vexDPBUSDBytes encodes VPDPBUSD ymm(dst), ymm(src1), ymm(src2) as
+// VEX.256.66.0F38.W0 50 /r with a three-byte VEX prefix.
+func vexDPBUSDBytes(dst, src1, src2 int) []byte {
+	b1 := byte(0x02) // map 0F38
+	if dst < 8 {
+		b1 |= 0x80 // inverted REX.R
+	}
+	b1 |= 0x40 // inverted REX.X
+	if src2 < 8 {
+		b1 |= 0x20 // inverted REX.B
+	}
+	b2 := byte((^src1&0xf)<<3 | 1<<2 | 1) // W0, vvvv = ~src1, L=256, pp=66
+	modrm := byte(0xc0 | (dst&7)<<3 | src2&7)
+	return []byte{0xc4, b1, b2, 0x50, modrm}
 }
 
 // hsum leaves the sum of the 8 lanes of y in the low lane of y.AsX(); t is scratch.
