@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"smallthinker/weights/gguf"
 	"smallthinker/weights/modelgen"
+	"smallthinker/weights/quant"
 )
 
 func init() {
@@ -17,7 +17,7 @@ func init() {
 func runGenModel(args []string) error {
 	fs := newFlags("gen-model")
 	preset := fs.String("preset", "tiny", "model shape: "+strings.Join(modelgen.Presets, ", "))
-	typ := fs.String("type", "q4_0", "matrix type: q4_0, q8_0, f16, bf16 or f32 (norms and router stay f32)")
+	typ := fs.String("type", "q4_0", "matrix type: q4_0, q8_0, f16, bf16, f32, q4_1, q5_0, q5_1, q2_k..q6_k, or q4_k_m (llama.cpp's mix); norms and router stay f32")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same file")
 	swa := fs.Bool("swa", false, "tiny only: sliding-window layout (layers with index%4 != 0 use a 4096 window and RoPE)")
 	tdown := fs.Bool("transpose-down", false, "store ffn_down_exps as [n_embd, ffn, E] (the authors' fork layout)")
@@ -28,12 +28,16 @@ func runGenModel(args []string) error {
 	if *out == "" || fs.NArg() != 0 {
 		return fmt.Errorf("usage: smallthinker gen-model --preset tiny|4b|21b --type q4_0|q8_0|f16|bf16|f32 [--seed N] [--swa] [--transpose-down] --out FILE.gguf")
 	}
-	t, err := gguf.ParseTensorType(*typ)
+	mix := strings.EqualFold(*typ, "q4_k_m")
+	if mix {
+		*typ = "q4_k"
+	}
+	t, err := quant.TypeByName(*typ)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	o := modelgen.Options{Preset: *preset, Type: t, Seed: *seed, SWA: *swa, TransposeDown: *tdown}
+	o := modelgen.Options{Preset: *preset, Type: t, Seed: *seed, SWA: *swa, TransposeDown: *tdown, MixQ4KM: mix}
 	if err := modelgen.WriteFile(*out, o); err != nil {
 		return err
 	}

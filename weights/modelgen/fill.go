@@ -170,7 +170,16 @@ func fillBytes(typ gguf.TensorType, d distribution, r *rng, buf []byte) {
 			binary.LittleEndian.PutUint16(buf[i:], quant.FP32ToBF16(d.sample(r)))
 		}
 	default:
-		panic("modelgen: unsupported type " + typ.String()) // fileType rejects these first
+		// Other formats (K-quants, Q4_1, Q5_x): quantize random rows with the
+		// reference quantizers, slower but exactly what llama.cpp would write.
+		n := len(buf) / typ.TypeSize() * typ.BlockSize()
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = d.sample(r)
+		}
+		if err := quant.QuantizeRow(typ, x, buf); err != nil {
+			panic("modelgen: " + err.Error()) // fileType rejects unsupported types first
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"smallthinker/weights/arch"
 	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
 )
 
 // Presets are the model shapes the generator knows.
@@ -25,8 +26,11 @@ var Presets = []string{"tiny", "4b", "21b"}
 
 // Options selects what to generate.
 type Options struct {
-	Preset        string          // "tiny", "4b" or "21b"
-	Type          gguf.TensorType // type of the 2-D/3-D matrices: F32, F16, BF16, Q8_0 or Q4_0
+	Preset string          // "tiny", "4b" or "21b"
+	Type   gguf.TensorType // type of the 2-D/3-D matrices (any type quant can write)
+	// MixQ4KM applies llama.cpp's Q4_K_M recipe on top of Type Q4_K: Q6_K for
+	// output.weight, attn_v and the ffn_down of the "more bits" layers.
+	MixQ4KM       bool
 	Seed          uint64
 	SWA           bool // tiny only: 21B-style layout (sliding window on layers with index%4 != 0)
 	TransposeDown bool // store ffn_down_exps as [n_embd, ffn, E] (the authors' fork layout)
@@ -66,6 +70,22 @@ func Config(o Options) (*arch.Config, error) {
 // fileType is general.file_type (llama.cpp's LlamaFileType) for a matrix type.
 func fileType(t gguf.TensorType) (uint32, error) {
 	switch t {
+	case gguf.Q4_1:
+		return 3, nil
+	case gguf.Q5_0:
+		return 8, nil
+	case gguf.Q5_1:
+		return 9, nil
+	case gguf.Q2_K:
+		return 10, nil
+	case gguf.Q3_K:
+		return 12, nil
+	case gguf.Q4_K:
+		return 15, nil
+	case gguf.Q5_K:
+		return 17, nil
+	case gguf.Q6_K:
+		return 18, nil
 	case gguf.F32:
 		return 0, nil
 	case gguf.F16:
@@ -77,7 +97,7 @@ func fileType(t gguf.TensorType) (uint32, error) {
 	case gguf.BF16:
 		return 32, nil
 	}
-	return 0, fmt.Errorf("tensor type %s is not supported by the generator (use f32, f16, bf16, q8_0 or q4_0)", t)
+	return 0, fmt.Errorf("tensor type %s is not supported by the generator (use one of %s)", t, strings.Join(quant.WritableTypeNames(), ", "))
 }
 
 // metadata returns the key/value pairs in the order llama.cpp's converter writes them.
@@ -158,6 +178,12 @@ func Generate(w io.Writer, o Options) error {
 	tensors := make([]gguf.WriteTensor, len(specs))
 	for i, s := range specs {
 		typ, dist := weightKind(s, c, o.Type)
+		if o.MixQ4KM && typ == gguf.Q4_K {
+			typ = q4kmType(s.Name, c.Layers)
+		}
+		if s.Dims[0]%uint64(typ.BlockSize()) != 0 {
+			typ = fallbackType(typ)
+		}
 		if s.Dims[0]%uint64(typ.BlockSize()) != 0 {
 			return fmt.Errorf("tensor %s: first dimension %d is not a multiple of the %s block size %d", s.Name, s.Dims[0], typ, typ.BlockSize())
 		}
@@ -235,4 +261,37 @@ func WriteFile(path string, o Options) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// q4kmType is llama.cpp's Q4_K_M choice for a tensor (llama-quant.cpp):
+// output.weight and attn_v get Q6_K; ffn_down gets Q6_K on the first and last
+// eighth of the layers and every third layer between; the rest Q4_K.
+func q4kmType(name string, layers int) gguf.TensorType {
+	il := -1
+	fmt.Sscanf(name, "blk.%d.", &il)
+	moreBits := il >= 0 && (il < layers/8 || il >= 7*layers/8 || (il-layers/8)%3 == 2)
+	switch {
+	case name == "output.weight", strings.HasSuffix(name, "attn_v.weight"):
+		return gguf.Q6_K
+	case strings.HasSuffix(name, "ffn_down_exps.weight") && moreBits:
+		return gguf.Q6_K
+	}
+	return gguf.Q4_K
+}
+
+// fallbackType is what llama.cpp's quantizer writes when a row is not a
+// whole number of 256-element super-blocks (IQ4_NL, which we do not support,
+// is replaced by Q4_0).
+func fallbackType(t gguf.TensorType) gguf.TensorType {
+	switch t {
+	case gguf.Q4_K:
+		return gguf.Q5_0
+	case gguf.Q5_K:
+		return gguf.Q5_1
+	case gguf.Q6_K:
+		return gguf.Q8_0
+	case gguf.Q2_K, gguf.Q3_K:
+		return gguf.Q4_0
+	}
+	return t
 }

@@ -304,7 +304,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Error("WriteFile and Generate differ")
 	}
 	bad := filepath.Join(dir, "bad.gguf")
-	if err := WriteFile(bad, Options{Preset: "tiny", Type: gguf.Q4_K}); err == nil {
+	if err := WriteFile(bad, Options{Preset: "tiny", Type: gguf.IQ2_XXS}); err == nil {
 		t.Error("unsupported type accepted")
 	}
 	entries, _ := os.ReadDir(dir)
@@ -316,5 +316,44 @@ func TestWriteFileAtomic(t *testing.T) {
 func BenchmarkTrainBPE(b *testing.B) {
 	for range b.N {
 		trainBPE(corpus, LearnedTokens)
+	}
+}
+
+// Every writable type generates a valid model; rows shorter than a K-quant
+// super-block fall back like llama.cpp's quantizer; the Q4_K_M mix puts Q6_K
+// where llama.cpp does.
+func TestAllTypesAndQ4KMMix(t *testing.T) {
+	for _, name := range []string{"q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"} {
+		typ, err := quant.TypeByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := parse(t, generate(t, Options{Preset: "tiny", Type: typ, Seed: 3}))
+		c, err := arch.ReadConfig(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := c.Validate(f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		q, _ := f.Tensor("blk.0.attn_q.weight")
+		if want := fallbackType(typ); q.Type != want {
+			t.Errorf("%s: attn_q is %s, want %s (64-wide rows)", name, q.Type, want)
+		}
+	}
+	if got := q4kmType("output.weight", 32); got != gguf.Q6_K {
+		t.Errorf("output.weight: %s", got)
+	}
+	if got := q4kmType("blk.5.attn_v.weight", 32); got != gguf.Q6_K {
+		t.Errorf("attn_v: %s", got)
+	}
+	if got := q4kmType("blk.0.ffn_down_exps.weight", 32); got != gguf.Q6_K {
+		t.Errorf("first layers' ffn_down: %s", got)
+	}
+	if got := q4kmType("blk.5.ffn_down_exps.weight", 32); got != gguf.Q4_K {
+		t.Errorf("blk.5 ffn_down: %s", got)
+	}
+	if got := q4kmType("blk.5.attn_q.weight", 32); got != gguf.Q4_K {
+		t.Errorf("attn_q: %s", got)
 	}
 }
