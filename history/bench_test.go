@@ -1,8 +1,10 @@
 package history
 
 import (
+	zipf "math/rand"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +48,26 @@ assistant system prompt temperature sampling greedy python golang rust error ret
 bytes slice map channel goroutine mutex benchmark profile latency throughput compile build test
 résumé naïve Straße Ελληνικά данные 東京 数据`)
 
-func benchText(r *rand.Rand, words int) string {
+// benchVocab is benchWords followed by synthetic words; benchText draws
+// from it with a Zipf distribution, as natural text does, so a few words are
+// everywhere and most are rare.
+var benchVocab = func() []string {
+	v := append([]string{}, benchWords...)
+	syl := strings.Fields("ka ri mo te sun lo ver pa qui dex tor an bel chi fo gra")
+	for i := 0; len(v) < 20000; i++ {
+		w := ""
+		for n := i; ; n /= len(syl) {
+			w += syl[n%len(syl)]
+			if n < len(syl) {
+				break
+			}
+		}
+		v = append(v, w)
+	}
+	return v
+}()
+
+func benchText(r *rand.Rand, z *zipf.Zipf, words int) string {
 	var b strings.Builder
 	for i := 0; i < words; i++ {
 		if i > 0 {
@@ -56,14 +77,15 @@ func benchText(r *rand.Rand, words int) string {
 				b.WriteByte(' ')
 			}
 		}
-		b.WriteString(benchWords[r.IntN(len(benchWords))])
+		b.WriteString(benchVocab[z.Uint64()])
 	}
 	return b.String()
 }
 
 // fillBench writes the benchmark history directly with write batches.
-func fillBench(s *Store, convs, msgs int) error {
+func fillBench(s *Store, convs, perConv int) error {
 	r := rand.New(rand.NewPCG(1, 2))
+	z := zipf.NewZipf(zipf.New(zipf.NewSource(3)), 1.1, 2, uint64(len(benchVocab)-1))
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	var f folder
@@ -71,11 +93,12 @@ func fillBench(s *Store, convs, msgs int) error {
 	for i := 0; i < convs; i++ {
 		created := t0.Add(time.Duration(i) * time.Hour)
 		c := Conversation{ID: NewID(created), Created: created, Model: "smallthinker-4b", Sampling: Sampling{Temperature: 0.6, TopK: 20, TopP: 0.95}}
-		for j := 0; j < msgs; j++ {
-			m := Message{Role: RoleUser, Created: created.Add(time.Duration(j) * time.Minute), Text: benchText(r, 10+r.IntN(30))}
+		var msgs []Message
+		for j := 0; j < perConv; j++ {
+			m := Message{Seq: uint64(j), Role: RoleUser, Created: created.Add(time.Duration(j) * time.Minute), Text: benchText(r, z, 10+r.IntN(30))}
 			if j%2 == 1 {
 				m.Role, m.Model = RoleAssistant, "smallthinker-4b"
-				m.Text = benchText(r, 60+r.IntN(120))
+				m.Text = benchText(r, z, 60+r.IntN(120))
 				m.Stats = Stats{PromptTokens: 40, GeneratedTokens: 150, TokPerSec: 12.5, CacheHitRate: 0.9}
 			}
 			if j == 0 {
@@ -84,19 +107,15 @@ func fillBench(s *Store, convs, msgs int) error {
 			if err := wb.Set(msgKey(c.ID, uint64(j)), encodeMessage(&m)); err != nil {
 				return err
 			}
-			for w := range messageWords(&f, &m) {
-				if err := wb.Set(wordKey([]byte(w), c.ID, uint64(j)), nil); err != nil {
-					return err
-				}
-			}
+			msgs = append(msgs, m)
 			c.Updated = m.Created
 		}
-		c.nextSeq, c.MessageCount = uint64(msgs), msgs
+		c.nextSeq, c.MessageCount = uint64(perConv), perConv
 		if err := wb.Set(convKey(c.ID), encodeConversation(&c)); err != nil {
 			return err
 		}
-		for w := range words(&f, []byte(c.Title)) {
-			if err := wb.Set(wordKey([]byte(w), c.ID, titleSeq), nil); err != nil {
+		for w, seqs := range convPostings(&f, c.Title, msgs) {
+			if err := wb.Set(wordKey([]byte(w), c.ID), encodeSeqs(seqs)); err != nil {
 				return err
 			}
 		}
@@ -109,12 +128,17 @@ func fillBench(s *Store, convs, msgs int) error {
 
 func openBench(b *testing.B) *Store {
 	benchOnce.Do(func() {
-		benchDir, benchErr = os.MkdirTemp("", "history-bench-")
-		if benchErr != nil {
-			return
+		// HISTORY_BENCH_DIR keeps the filled database between runs.
+		dir, keep := os.LookupEnv("HISTORY_BENCH_DIR")
+		if !keep {
+			if dir, benchErr = os.MkdirTemp("", "history-bench-"); benchErr != nil {
+				return
+			}
+			benchDir = dir
 		}
-		benchStore, benchErr = OpenWith(benchDir, Options{GCInterval: -1})
-		if benchErr != nil {
+		_, statErr := os.Stat(filepath.Join(dir, "MANIFEST"))
+		benchStore, benchErr = OpenWith(dir, Options{GCInterval: -1})
+		if benchErr != nil || statErr == nil {
 			return
 		}
 		start := time.Now()
@@ -140,7 +164,7 @@ func BenchmarkList50(b *testing.B) {
 
 func BenchmarkSearch(b *testing.B) {
 	s := openBench(b)
-	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "zzznotthere", `"token memory"`} {
+	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "kariqui", "the", "ca", `"token memory"`, "zzznotthere"} {
 		b.Run(q, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if _, err := s.Search(q, 100); err != nil {

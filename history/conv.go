@@ -377,6 +377,7 @@ func (s *Store) purge(id ID) error {
 	// point at a message that is gone, which search skips.
 	var keys [][]byte
 	var f folder
+	wordSet := map[string]struct{}{}
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: msgPrefix(id), PrefetchValues: true})
 		defer it.Close()
@@ -384,12 +385,15 @@ func (s *Store) purge(id ID) error {
 			keys = append(keys, it.Item().KeyCopy(nil))
 			if m, err := itemMessage(it.Item()); err == nil {
 				for w := range messageWords(&f, &m) {
-					keys = append(keys, wordKey([]byte(w), id, m.Seq))
+					wordSet[w] = struct{}{}
 				}
 			}
 		}
 		return nil
 	})
+	for w := range wordSet {
+		keys = append(keys, wordKey([]byte(w), id))
+	}
 	if err != nil {
 		return err
 	}

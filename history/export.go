@@ -359,12 +359,13 @@ func (s *Store) importConv(ic importedConv) (bool, error) {
 			done()
 			return false, err
 		}
-		for w := range messageWords(&f, m) {
-			if err := wb.Set(wordKey([]byte(w), m.ConvID, m.Seq), nil); err != nil {
-				wb.Cancel()
-				done()
-				return false, err
-			}
+	}
+	// The title's postings are added with the conversation record below.
+	for w, seqs := range convPostings(&f, "", ic.msgs) {
+		if err := wb.Set(wordKey([]byte(w), ic.c.ID), encodeSeqs(seqs)); err != nil {
+			wb.Cancel()
+			done()
+			return false, err
 		}
 	}
 	err = wb.Flush()

@@ -2,7 +2,6 @@ package history
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -66,87 +65,95 @@ func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 		}
 		it.Close()
 
-		var cands []posting
+		var cands map[ID][]uint64
+		var err error
 		if len(qwords) == 0 {
 			cands = allPostings(txn) // a query of symbols only: check everything
-		} else {
-			cands = intersectWords(txn, qwords)
+		} else if cands, err = intersectWords(txn, qwords); err != nil {
+			return err
 		}
-		kept := cands[:0]
-		for _, p := range cands {
-			if _, ok := rank[p.conv()]; ok {
-				kept = append(kept, p)
+		order := make([]ID, 0, len(cands))
+		for id := range cands {
+			if _, ok := rank[id]; ok {
+				order = append(order, id)
 			}
 		}
-		cands = kept
-		sort.Slice(cands, func(i, j int) bool {
-			a, b := cands[i], cands[j]
-			if ra, rb := rank[a.conv()], rank[b.conv()]; ra != rb {
-				return ra < rb
-			}
-			sa, sb := a.seq(), b.seq()
-			if (sa == titleSeq) != (sb == titleSeq) {
-				return sa == titleSeq
-			}
-			return sa < sb
-		})
+		sort.Slice(order, func(i, j int) bool { return rank[order[i]] < rank[order[j]] })
 
+		// Check candidates in result order, walking each conversation's
+		// messages with one iterator: neighbouring messages share blocks,
+		// so each block is decompressed once.
 		var f folder
-		convs := map[ID]*Conversation{}
-		for _, p := range cands {
-			if limit > 0 && len(hits) >= limit {
+		it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
+		defer it.Close()
+		full := func() bool { return limit > 0 && len(hits) >= limit }
+		for _, id := range order {
+			if full() {
 				break
 			}
-			id := p.conv()
-			c := convs[id]
-			if c == nil {
-				cv, err := getConv(txn, id)
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				c = &cv
-				convs[id] = c
-			}
-			hit := SearchHit{ConvID: id, Title: c.DisplayTitle(), Updated: c.Updated}
-			if p.seq() == titleSeq {
-				if !f.matchAll(terms, []byte(c.Title)) {
-					continue
-				}
-				hit.InTitle, hit.Snippet = true, c.Title
-				hits = append(hits, hit)
-				continue
-			}
-			item, err := txn.Get(msgKey(id, p.seq()))
-			if errors.Is(err, badger.ErrKeyNotFound) {
+			c, err := getConv(txn, id)
+			if errors.Is(err, ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			var ok bool
-			err = item.Value(func(b []byte) error {
-				text, thinking, err := messageTexts(b)
+			seqs := cands[id]
+			base := SearchHit{ConvID: id, Title: c.DisplayTitle(), Updated: c.Updated}
+			if n := len(seqs); n > 0 && seqs[n-1] == titleSeq {
+				seqs = seqs[:n-1]
+				if f.matchAll(terms, []byte(c.Title)) {
+					h := base
+					h.InTitle, h.Snippet = true, c.Title
+					hits = append(hits, h)
+				}
+			}
+			prefix := msgPrefix(id)
+			cur := uint64(0)
+			positioned := false
+			for _, want := range seqs {
+				if full() {
+					break
+				}
+				if !positioned || want < cur || want-cur > 32 {
+					it.Seek(msgKey(id, want))
+					positioned = true
+				}
+				for ; it.ValidForPrefix(prefix); it.Next() {
+					if _, cur, _ = parseMsgKey(it.Item().Key()); cur >= want {
+						break
+					}
+				}
+				if !it.ValidForPrefix(prefix) {
+					break
+				}
+				if cur != want {
+					continue
+				}
+				item := it.Item()
+				var ok bool
+				h := base
+				err := item.Value(func(b []byte) error {
+					text, thinking, err := messageTexts(b)
+					if err != nil {
+						return err
+					}
+					ok, h.Snippet = f.matchMessage(terms, text, thinking)
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("message %s/%d: %w", id, want, err)
+				}
+				if !ok {
+					continue
+				}
+				m, err := itemMessage(item)
 				if err != nil {
 					return err
 				}
-				ok, hit.Snippet = f.matchMessage(terms, text, thinking)
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("message %s/%d: %w", id, p.seq(), err)
+				h.Seq, h.Role = m.Seq, m.Role
+				hits = append(hits, h)
 			}
-			if !ok {
-				continue
-			}
-			m, err := itemMessage(item)
-			if err != nil {
-				return err
-			}
-			hit.Seq, hit.Role = m.Seq, m.Role
-			hits = append(hits, hit)
 		}
 		return nil
 	})
@@ -156,55 +163,102 @@ func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 	return hits, nil
 }
 
-// intersectWords returns the postings that have a word starting with each
-// query word. Once few candidates are left, the remaining words are left to
-// the text check, which is cheaper than another scan.
-func intersectWords(txn *badger.Txn, qwords [][]byte) []posting {
-	var cands map[posting]struct{}
+// intersectWords returns the messages and titles that have a word starting
+// with each query word. Once few candidates are left, the remaining words
+// are left to the text check, which is cheaper than another scan.
+func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
+	var cands map[ID][]uint64
+	total := 0
 	for i, w := range qwords {
-		if i > 0 && len(cands) <= 64 {
+		if i > 0 && total <= 64 {
 			break
 		}
-		next := map[posting]struct{}{}
-		scanWord(txn, w, func(p posting) {
-			if i == 0 {
-				next[p] = struct{}{}
-			} else if _, ok := cands[p]; ok {
-				next[p] = struct{}{}
+		next := map[ID][]uint64{}
+		err := scanWord(txn, w, func(id ID, seqs []uint64) {
+			if i > 0 {
+				prev, ok := cands[id]
+				if !ok {
+					return
+				}
+				seqs = intersectSorted(prev, seqs)
+				if len(seqs) == 0 {
+					return
+				}
 			}
+			if have, ok := next[id]; ok { // another word with the same prefix
+				seqs = unionSorted(have, seqs)
+			}
+			next[id] = seqs
 		})
-		cands = next
-		if len(cands) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		cands, total = next, 0
+		for _, seqs := range cands {
+			total += len(seqs)
+		}
+		if total == 0 {
 			break
 		}
 	}
-	out := make([]posting, 0, len(cands))
-	for p := range cands {
-		out = append(out, p)
+	return cands, nil
+}
+
+func intersectSorted(a, b []uint64) []uint64 {
+	var out []uint64
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
 	}
 	return out
 }
 
-// allPostings lists every title and message, for queries without words.
-func allPostings(txn *badger.Txn) []posting {
-	var out []posting
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixConv})
-	for it.Rewind(); it.Valid(); it.Next() {
-		if k := it.Item().Key(); len(k) == len(prefixConv)+16 {
-			var p posting
-			copy(p[:16], k[len(prefixConv):])
-			binary.BigEndian.PutUint64(p[16:], titleSeq)
-			out = append(out, p)
+func unionSorted(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
 		}
 	}
-	it.Close()
-	it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// allPostings lists every title and message, for queries without words.
+func allPostings(txn *badger.Txn) map[ID][]uint64 {
+	out := map[ID][]uint64{}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		if k := it.Item().Key(); len(k) == len(prefixMsg)+24 {
-			var p posting
-			copy(p[:], k[len(prefixMsg):])
-			out = append(out, p)
+		if id, seq, ok := parseMsgKey(it.Item().Key()); ok {
+			out[id] = append(out[id], seq)
+		}
+	}
+	it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixConv})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if k := it.Item().Key(); len(k) == len(prefixConv)+16 {
+			var id ID
+			copy(id[:], k[len(prefixConv):])
+			out[id] = append(out[id], titleSeq)
 		}
 	}
 	return out

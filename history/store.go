@@ -85,6 +85,7 @@ func badgerOptions(dir string, o Options) badger.Options {
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(4).
 		WithBaseTableSize(2 << 20).
+		WithBlockSize(16 << 10). // amortizes ZSTD setup over more records (search reads runs of them)
 		WithValueLogFileSize(32 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.ZSTD).

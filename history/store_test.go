@@ -208,18 +208,24 @@ func TestRenameAndUpdate(t *testing.T) {
 	}
 }
 
-// indexKeys returns every search posting in the store.
+// indexKeys returns every search posting in the store as "key=seqs".
 func indexKeys(t *testing.T, s *Store) []string {
 	t.Helper()
 	var keys []string
 	s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWord})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWord, PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			keys = append(keys, string(it.Item().Key()))
+			v, _ := it.Item().ValueCopy(nil)
+			seqs, err := decodeSeqs(v)
+			if err != nil {
+				t.Errorf("posting list %q: %v", it.Item().Key(), err)
+			}
+			keys = append(keys, fmt.Sprintf("%q=%v", it.Item().Key(), seqs))
 		}
 		return nil
 	})
+	sort.Strings(keys)
 	return keys
 }
 
@@ -233,17 +239,12 @@ func expectedIndex(t *testing.T, s *Store) []string {
 	var keys []string
 	var f folder
 	for _, c := range cs {
-		for w := range words(&f, []byte(c.Title)) {
-			keys = append(keys, string(wordKey([]byte(w), c.ID, titleSeq)))
-		}
 		msgs, err := s.Messages(c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range msgs {
-			for w := range messageWords(&f, &m) {
-				keys = append(keys, string(wordKey([]byte(w), c.ID, m.Seq)))
-			}
+		for w, seqs := range convPostings(&f, c.Title, msgs) {
+			keys = append(keys, fmt.Sprintf("%q=%v", wordKey([]byte(w), c.ID), seqs))
 		}
 	}
 	sort.Strings(keys)
