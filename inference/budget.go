@@ -38,6 +38,9 @@ func (m *Model) residentBytes() int64 {
 		n += int64(m.output.Bytes())
 	}
 	n += int64(len(m.outputNorm)) * 4
+	if h := m.headPredictor; h != nil {
+		n += int64(h.w1.Bytes() + h.w2.Bytes())
+	}
 	for i := range m.layers {
 		l := &m.layers[i]
 		n += int64(l.q.Bytes() + l.k.Bytes() + l.v.Bytes() + l.o.Bytes() + l.router.Bytes())

@@ -48,6 +48,11 @@ type state struct {
 	runs    [][2]int32
 	attT    attnTask
 	tmpActs []*actRow
+
+	pred       *actRow   // sparse lm_head: W1·x
+	predScores []float32 // sparse lm_head: W2·(W1·x)
+	predIO     [][]float32
+	predIn     []*actRow
 }
 
 func newState(m *Model, B, ctx int) *state {
@@ -177,7 +182,11 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 	}
 	s.ensureLogits(T)
-	s.matmul(&m.output, s.norm[:n], s.logits[:n])
+	if n == 1 && m.headPredictor != nil && m.sparseHead {
+		s.sparseLogits(m.headPredictor, s.logits[0])
+	} else {
+		s.matmul(&m.output, s.norm[:n], s.logits[:n])
+	}
 	// Move rows to their token index (logits of row t end up in s.logits[t]).
 	for t := T - 1; t >= 0 && n > 0; t-- {
 		if wantLogits(t) {

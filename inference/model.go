@@ -32,6 +32,9 @@ type LoadOptions struct {
 	Experts experts.Options
 	// NoPrefetch turns off the pre-attention expert prefetch (for measurements).
 	NoPrefetch bool
+	// SparseLMHead uses the file's lm_head_profiler predictor (if any) to
+	// compute only the logits it predicts can matter: faster, but lossy.
+	SparseLMHead bool
 	// LookAhead also prefetches the next layer's likely experts, routed
 	// speculatively from the state after this layer's attention (decode only).
 	LookAhead bool
@@ -67,6 +70,9 @@ type Model struct {
 	expOpts   experts.Options
 	prefetch  bool
 	lookAhead bool
+
+	headPredictor *sparseHead // lm_head_profiler.weight, when the file has it
+	sparseHead    bool        // use it (opt-in)
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -171,6 +177,10 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.SetThreads(opts.Threads)
+	if m.headPredictor, err = loadSparseHead(f, D, cfg.Vocab); err != nil {
+		return nil, err
+	}
+	m.sparseHead = opts.SparseLMHead
 	m.expOpts, m.prefetch, m.lookAhead = opts.Experts, !opts.NoPrefetch, opts.LookAhead && !opts.NoPrefetch
 	m.ctxLen = opts.ContextLength
 	if m.ctxLen <= 0 {

@@ -32,6 +32,7 @@ type modelFlags struct {
 	budget      *string
 	expertCache *string
 	lookAhead   *bool
+	sparseHead  *bool
 }
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
@@ -42,6 +43,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 		budget:      fs.String("budget", "", "memory budget, e.g. 1GiB or 512MiB: experts that do not fit stream from the SSD"),
 		expertCache: fs.String("expert-cache", "", "expert cache size in bytes (e.g. 64MiB), overriding the budget's share"),
 		lookAhead:   fs.Bool("look-ahead", false, "also prefetch the next layer's likely experts (experts on SSD only)"),
+		sparseHead:  fs.Bool("sparse-lm-head", false, "use the file's lm_head predictor to skip unlikely logits (faster, lossy)"),
 	}
 }
 
@@ -60,7 +62,7 @@ func (mf *modelFlags) loadOptions(budget int64) (inference.LoadOptions, error) {
 	if err != nil {
 		return inference.LoadOptions{}, fmt.Errorf("--expert-cache: %w", err)
 	}
-	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx, LookAhead: *mf.lookAhead}, nil
+	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx, LookAhead: *mf.lookAhead, SparseLMHead: *mf.sparseHead}, nil
 }
 
 func (mf *modelFlags) load() (*inference.Model, error) {

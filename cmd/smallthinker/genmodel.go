@@ -22,6 +22,7 @@ func runGenModel(args []string) error {
 	swa := fs.Bool("swa", false, "tiny only: sliding-window layout (layers with index%4 != 0 use a 4096 window and RoPE)")
 	tdown := fs.Bool("transpose-down", false, "store ffn_down_exps as [n_embd, ffn, E] (the authors' fork layout)")
 	out := fs.String("out", "", "output file (written as FILE.tmp, then renamed)")
+	profiler := fs.Int("lm-head-profiler", 0, "add the authors' sparse lm_head predictor of this rank (multiple of 32; 0 = none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runGenModel(args []string) error {
 		return err
 	}
 	start := time.Now()
-	o := modelgen.Options{Preset: *preset, Type: t, Seed: *seed, SWA: *swa, TransposeDown: *tdown, MixQ4KM: mix}
+	o := modelgen.Options{Preset: *preset, Type: t, Seed: *seed, SWA: *swa, TransposeDown: *tdown, MixQ4KM: mix, LMHeadProfiler: *profiler}
 	if err := modelgen.WriteFile(*out, o); err != nil {
 		return err
 	}

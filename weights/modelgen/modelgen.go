@@ -30,11 +30,14 @@ type Options struct {
 	Type   gguf.TensorType // type of the 2-D/3-D matrices (any type quant can write)
 	// MixQ4KM applies llama.cpp's Q4_K_M recipe on top of Type Q4_K: Q6_K for
 	// output.weight, attn_v and the ffn_down of the "more bits" layers.
-	MixQ4KM       bool
-	Seed          uint64
-	SWA           bool // tiny only: 21B-style layout (sliding window on layers with index%4 != 0)
-	TransposeDown bool // store ffn_down_exps as [n_embd, ffn, E] (the authors' fork layout)
-	Workers       int  // goroutines generating data; 0 = GOMAXPROCS
+	MixQ4KM bool
+	// LMHeadProfiler > 0 adds the authors' sparse lm_head predictor
+	// (lm_head_profiler.weight, Q4_0) of this rank (a multiple of 32).
+	LMHeadProfiler int
+	Seed           uint64
+	SWA            bool // tiny only: 21B-style layout (sliding window on layers with index%4 != 0)
+	TransposeDown  bool // store ffn_down_exps as [n_embd, ffn, E] (the authors' fork layout)
+	Workers        int  // goroutines generating data; 0 = GOMAXPROCS
 }
 
 // Config returns the hyperparameters of a preset.
@@ -192,6 +195,16 @@ func Generate(w io.Writer, o Options) error {
 			t.rowScale = quietRows(v)
 		}
 		tensors[i] = gguf.WriteTensor{Info: gguf.TensorInfo{Name: s.Name, Type: typ, Dims: s.Dims}, Write: t.write}
+	}
+	if hp := o.LMHeadProfiler; hp > 0 {
+		if hp%32 != 0 || c.Embed%32 != 0 {
+			return fmt.Errorf("lm_head profiler rank %d must be a multiple of 32", hp)
+		}
+		// W1 (hp rows of n_embd) then W2 (n_vocab rows of hp), one Q4_0 tensor [N, 1].
+		n := uint64(hp * (c.Embed + c.Vocab))
+		dims := []uint64{n, 1}
+		t := &tensorGen{typ: gguf.Q4_0, dims: dims, dist: distribution{std: 1 / math.Sqrt(float64(hp))}, seed: mix(o.Seed, 1<<40), workers: workers}
+		tensors = append(tensors, gguf.WriteTensor{Info: gguf.TensorInfo{Name: "lm_head_profiler.weight", Type: gguf.Q4_0, Dims: dims}, Write: t.write})
 	}
 	return gguf.Write(w, kvs, tensors)
 }
