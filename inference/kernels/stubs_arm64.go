@@ -1,0 +1,15 @@
+//go:build !purego
+
+package kernels
+
+// gemvQ4_0Q8_0NEON sets out[r] to the dot product of row r of w (nb Q4_0
+// blocks, rows rowBytes apart) with the Q8_0 row x; like
+// quant.DotQ4_0Q8_0 it adds d_w·d_x·Σw·x block by block in float32.
+//
+//go:noescape
+func gemvQ4_0Q8_0NEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
+// gemvQ8_0Q8_0NEON is gemvQ4_0Q8_0NEON for Q8_0 weights.
+//
+//go:noescape
+func gemvQ8_0Q8_0NEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
