@@ -7,7 +7,7 @@
 //	GOARCH=arm64 go test -c -o k.test . && qemu-aarch64 -cpu max ./k.test
 //
 // (-cpu cortex-a72, which lacks SDOT, exercises the purego fallback.)
-// assembler, so it is emitted as a WORD: SDOT Vd.4S, Vn.16B, Vm.16B =
+// SDOT is not known to Go's assembler, so it is emitted as a WORD: SDOT Vd.4S, Vn.16B, Vm.16B =
 // 0x4E809400 | m<<16 | n<<5 | d (checked with GNU as -march=armv8.2-a+dotprod).
 #define SDOT_V5_V1_V3 WORD $0x4e839425
 #define SDOT_V5_V2_V4 WORD $0x4e849445
