@@ -44,15 +44,16 @@ func (a *actRow) as(t gguf.TensorType, vd *quant.VecDot) []byte {
 	return a.conv[t]
 }
 
-// rmsNorm is ggml's rms_norm followed by the weight multiply: the mean of
-// squares is accumulated in float64 like ggml_float.
+// rmsNorm is ggml's rms_norm followed by the weight multiply, rounded as ggml
+// rounds: squares in float32 summed in float64 (ggml_float), mean rounded to
+// float32, scale = 1.0f/sqrtf(mean+eps), then (x*scale)*w.
 func rmsNorm(dst, x, w []float32, eps float32) {
 	sum := 0.0
 	for _, v := range x {
-		sum += float64(v) * float64(v)
+		sum += float64(float32(v * v))
 	}
 	mean := float32(sum / float64(len(x)))
-	scale := float32(1 / math.Sqrt(float64(mean+eps)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
 	kernels.ScaleMul(dst, x, w, scale)
 }
 
