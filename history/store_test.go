@@ -665,3 +665,67 @@ func TestDefaultDir(t *testing.T) {
 		t.Fatalf("DefaultDir = %q", d)
 	}
 }
+
+// TestDamagedTables damages the table file in the ways a disk or a crash
+// can: each must end in ErrCorrupt (at Open, or from Verify), never a panic,
+// and the files must stay where they are.
+func TestDamagedTables(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		damage   func([]byte) []byte
+		atVerify bool // Open succeeds; Verify finds it
+	}{
+		{"zeroed footer", func(b []byte) []byte { copy(b[len(b)-20:], make([]byte, 20)); return b }, false},
+		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, false},
+		{"flipped block bytes", func(b []byte) []byte {
+			for i := len(b) / 4; i < len(b)/2; i++ {
+				b[i] ^= 0x55
+			}
+			return b
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := OpenWith(dir, Options{GCInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := mustCreate(t, s, Conversation{})
+			for i := 0; i < 50; i++ {
+				mustAppend(t, s, c.ID, RoleUser, fmt.Sprint("hello world message ", i))
+			}
+			if err := s.Verify(); err != nil {
+				t.Fatalf("Verify of a healthy store: %v", err)
+			}
+			s.Close()
+			tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+			if len(tables) == 0 {
+				t.Fatal("no table written at Close")
+			}
+			for _, p := range tables {
+				b, _ := os.ReadFile(p)
+				os.WriteFile(p, tc.damage(b), 0o600)
+			}
+			s, err = OpenWith(dir, Options{GCInterval: -1})
+			if !tc.atVerify {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open: %v, want ErrCorrupt", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				err = s.Verify()
+				s.Close()
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Verify: %v, want ErrCorrupt", err)
+				}
+			}
+			for _, p := range tables {
+				if _, err := os.Stat(p); err != nil {
+					t.Fatalf("the damaged table is gone: %v", err)
+				}
+			}
+		})
+	}
+}
