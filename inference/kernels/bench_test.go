@@ -142,6 +142,18 @@ func BenchmarkVectorHelpers(b *testing.B) {
 					Axpy(1e-3, x, y)
 				}
 			})
+			b.Run(fmt.Sprintf("Scale/n=%d/%s", n, l), func(b *testing.B) {
+				b.SetBytes(int64(4 * n))
+				for b.Loop() {
+					Scale(1.0001, y)
+				}
+			})
+			b.Run(fmt.Sprintf("ScaleMul/n=%d/%s", n, l), func(b *testing.B) {
+				b.SetBytes(int64(8 * n))
+				for b.Loop() {
+					ScaleMul(y, x, x, 0.5)
+				}
+			})
 		}
 	}
 }
