@@ -174,3 +174,26 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendMessage measures one synchronous, indexed append on disk:
+// what the user waits for between pressing Send and the message being safe.
+func BenchmarkAppendMessage(b *testing.B) {
+	s, err := OpenWith(b.TempDir(), Options{GCInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := s.CreateConversation(Conversation{})
+	r := rand.New(rand.NewPCG(5, 6))
+	z := zipf.NewZipf(zipf.New(zipf.NewSource(7)), 1.1, 2, uint64(len(benchVocab)-1))
+	texts := make([]string, 64)
+	for i := range texts {
+		texts[i] = benchText(r, z, 120)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.AppendMessage(c.ID, Message{Role: RoleAssistant, Text: texts[i%len(texts)]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

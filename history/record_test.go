@@ -109,3 +109,45 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestSeqsRoundTrip(t *testing.T) {
+	for _, seqs := range [][]uint64{{0}, {0, 1, 2}, {5, 300, 70000, titleSeq}, {titleSeq}} {
+		got, err := decodeSeqs(encodeSeqs(seqs))
+		if err != nil || !reflect.DeepEqual(got, seqs) {
+			t.Errorf("%v: got %v, %v", seqs, got, err)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"zero delta":  {3, 0},
+		"overflow":    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1},
+		"truncated":   {0x80},
+		"overlong":    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"wraps round": append(encodeSeqs([]uint64{titleSeq - 1}), 2),
+	} {
+		if _, err := decodeSeqs(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// FuzzDecodeSeqs: a posting list read from disk is either rejected or
+// strictly ascending, and re-encodes to the same list.
+func FuzzDecodeSeqs(f *testing.F) {
+	f.Add(encodeSeqs([]uint64{0, 1, 7, titleSeq}))
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seqs, err := decodeSeqs(b)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Fatalf("not ascending: %v", seqs)
+			}
+		}
+		again, err := decodeSeqs(encodeSeqs(seqs))
+		if err != nil || !reflect.DeepEqual(again, seqs) {
+			t.Fatalf("re-encode: %v → %v, %v", seqs, again, err)
+		}
+	})
+}

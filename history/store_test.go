@@ -729,3 +729,24 @@ func TestDamagedTables(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectGarbageOnALiveStore(t *testing.T) {
+	s, err := OpenWith(t.TempDir(), Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := mustCreate(t, s, Conversation{})
+	for i := 0; i < 20; i++ {
+		mustAppend(t, s, c.ID, RoleUser, strings.Repeat("x", 1000))
+	}
+	if err := s.Delete(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.CollectGarbage()
+	d := mustCreate(t, s, Conversation{})
+	mustAppend(t, s, d.ID, RoleUser, "still works")
+	if msgs, err := s.Messages(d.ID); err != nil || len(msgs) != 1 {
+		t.Fatalf("after GC: %v, %v", msgs, err)
+	}
+}
