@@ -40,13 +40,19 @@ func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	gemvQ8_0Q8_0Generic(w, rowBytes, x, nb, out)
 }
 
-// gemm4 has no four-activation NEON kernel yet: one gemv per activation.
+// gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
+// (q4) or Q8_0 weights; callers check the bounds.
 func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
-	for j, x := range xs[:4] {
-		if q4 {
-			gemvQ4_0Q8_0(w[r0*rowBytes:], rowBytes, x, nb, out[j][r0:r1])
-		} else {
-			gemvQ8_0Q8_0(w[r0*rowBytes:], rowBytes, x, nb, out[j][r0:r1])
-		}
+	if active == levelGeneric {
+		gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
+		return
+	}
+	wp := &w[r0*rowBytes]
+	x0, x1, x2, x3 := &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0]
+	o0, o1, o2, o3 := &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0]
+	if q4 {
+		gemm4Q4_0Q8_0NEON(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, r1-r0)
+	} else {
+		gemm4Q8_0Q8_0NEON(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, r1-r0)
 	}
 }
