@@ -9,17 +9,19 @@ type level int
 
 const (
 	levelGeneric level = iota
-	levelNEONDot       // NEON with SDOT (ARMv8.2 dot product; every Apple M-series core)
+	levelNEON          // baseline ARMv8 NEON: the float32 Dot and Axpy
+	levelNEONDot       // + SDOT (ARMv8.2 dot product; every Apple M-series core): the quantized dots
 )
 
-func (l level) String() string { return [...]string{"purego", "neondot"}[l] }
+func (l level) String() string { return [...]string{"purego", "neon", "neondot"}[l] }
 
-// levels lists the implementations this CPU can run, slowest first.
+// levels lists the implementations this CPU can run, slowest first. NEON is
+// part of every arm64 CPU Go supports.
 func levels() []level {
 	if cpuid.CPU.Supports(cpuid.ASIMD, cpuid.ASIMDDP) {
-		return []level{levelGeneric, levelNEONDot}
+		return []level{levelGeneric, levelNEON, levelNEONDot}
 	}
-	return []level{levelGeneric}
+	return []level{levelGeneric, levelNEON}
 }
 
 var active = func() level { ls := levels(); return ls[len(ls)-1] }()
@@ -43,7 +45,7 @@ func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 // gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
 // (q4) or Q8_0 weights; callers check the bounds.
 func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
-	if active == levelGeneric {
+	if active != levelNEONDot {
 		gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
 		return
 	}
@@ -55,4 +57,25 @@ func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32
 	} else {
 		gemm4Q8_0Q8_0NEON(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, r1-r0)
 	}
+}
+
+// dotF32 and axpy run 16 lanes in NEON (at most maxCallElems per call, as
+// the callers guarantee) and finish the tail in Go.
+
+func dotF32(a, b []float32) float32 {
+	n := len(a) &^ 15
+	if n == 0 || active == levelGeneric {
+		return dotF32Generic(a, b)
+	}
+	return dotF32NEON(&a[0], &b[0], n) + dotF32Generic(a[n:], b[n:])
+}
+
+func axpy(a float32, x, y []float32) {
+	n := len(x) &^ 15
+	if n == 0 || active == levelGeneric {
+		axpyGeneric(a, x, y)
+		return
+	}
+	axpyNEON(a, &x[0], &y[0], n)
+	axpyGeneric(a, x[n:], y[n:])
 }

@@ -10,8 +10,6 @@ import "smallthinker/weights/quant"
 func dotF16(w, x []byte, n int) float32       { return dotF16Generic(w, x, n) }
 func dotBF16(w, x []byte, n int) float32      { return dotBF16Generic(w, x, n) }
 func dotF32Bytes(w, x []byte, n int) float32  { return dotF32BytesGeneric(w, x, n) }
-func dotF32(a, b []float32) float32           { return dotF32Generic(a, b) }
-func axpy(a float32, x, y []float32)          { axpyGeneric(a, x, y) }
 func scale(a float32, x []float32)            { scaleGeneric(a, x) }
 func scaleMul(dst, x, w []float32, a float32) { scaleMulGeneric(dst, x, w, a) }
 func quantizeQ8_0(x []float32, dst []byte)    { quant.QuantizeActQ8_0(x, dst) }

@@ -221,3 +221,58 @@ TEXT ·gemm4Q4_0Q8_0NEON(SB), NOSPLIT, $0-96
 // func gemm4Q8_0Q8_0NEON(w *byte, rowBytes int, x0, x1, x2, x3 *byte, nb int, o0, o1, o2, o3 *float32, rows int)
 TEXT ·gemm4Q8_0Q8_0NEON(SB), NOSPLIT, $0-96
 	GEMM4(UNPACK_Q8, 34, g8row, g8block, g8store, g8done)
+
+// func dotF32NEON(a, b *float32, n int) float32
+// n is a multiple of 16; four 4-lane FMA accumulators, then a pairwise sum.
+TEXT ·dotF32NEON(SB), NOSPLIT, $0-28
+	MOVD a+0(FP), R0
+	MOVD b+8(FP), R1
+	MOVD n+16(FP), R2
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+
+dotloop:
+	CBZ    R2, dotsum
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R1), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VFMLA  V4.S4, V8.S4, V0.S4
+	VFMLA  V5.S4, V9.S4, V1.S4
+	VFMLA  V6.S4, V10.S4, V2.S4
+	VFMLA  V7.S4, V11.S4, V3.S4
+	SUB    $16, R2
+	B      dotloop
+
+dotsum:
+	WORD  $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	WORD  $0x4e23d442 // FADD V2.4S, V2.4S, V3.4S
+	WORD  $0x4e22d400 // FADD V0.4S, V0.4S, V2.4S
+	WORD  $0x6e20d400 // FADDP V0.4S, V0.4S, V0.4S
+	WORD  $0x7e30d800 // FADDP S0, V0.2S
+	FMOVS F0, ret+24(FP)
+	RET
+
+// func axpyNEON(a float32, x, y *float32, n int)
+// y[i] += a·x[i] (fused) for n a multiple of 16.
+TEXT ·axpyNEON(SB), NOSPLIT, $0-32
+	FMOVS a+0(FP), F16
+	VDUP  V16.S[0], V16.S4
+	MOVD  x+8(FP), R0
+	MOVD  y+16(FP), R1
+	MOVD  n+24(FP), R2
+
+axpyloop:
+	CBZ    R2, axpydone
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1   (R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA  V16.S4, V0.S4, V4.S4
+	VFMLA  V16.S4, V1.S4, V5.S4
+	VFMLA  V16.S4, V2.S4, V6.S4
+	VFMLA  V16.S4, V3.S4, V7.S4
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R1)
+	SUB    $16, R2
+	B      axpyloop
+
+axpydone:
+	RET

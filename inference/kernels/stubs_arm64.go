@@ -25,3 +25,13 @@ func gemm4Q4_0Q8_0NEON(w *byte, rowBytes int, x0, x1, x2, x3 *byte, nb int, o0, 
 //
 //go:noescape
 func gemm4Q8_0Q8_0NEON(w *byte, rowBytes int, x0, x1, x2, x3 *byte, nb int, o0, o1, o2, o3 *float32, rows int)
+
+// dotF32NEON returns Σ a[i]·b[i] over n float32; n is a multiple of 16.
+//
+//go:noescape
+func dotF32NEON(a, b *float32, n int) float32
+
+// axpyNEON does y[i] += a·x[i] (fused) over n float32; n is a multiple of 16.
+//
+//go:noescape
+func axpyNEON(a float32, x, y *float32, n int)
