@@ -56,6 +56,9 @@ func runBench(args []string) error {
 	if err != nil {
 		return err
 	}
+	if lopts.ContextLength <= 0 {
+		lopts.ContextLength = *prompt + *gen + 1 // the budget reserves KV for what the bench uses
+	}
 	budgetBytes := lopts.Budget
 	bw := probeMemBandwidth(*mf.threads)
 	m, err := inference.Load(*mf.model, lopts)
