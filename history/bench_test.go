@@ -154,23 +154,42 @@ func openBench(b *testing.B) *Store {
 func BenchmarkList50(b *testing.B) {
 	s := openBench(b)
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		cs, err := s.List(0, 50)
 		if err != nil || len(cs) != 50 {
 			b.Fatalf("List: %d, %v", len(cs), err)
 		}
 	}
+	reportCPU(b, cpu)
+}
+
+// reportCPU adds CPU ms per operation (all goroutines, including Badger's).
+func reportCPU(b *testing.B, start time.Duration) {
+	if c := processCPU(); c > 0 {
+		b.ReportMetric(float64(c-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
 }
 
 func BenchmarkSearch(b *testing.B) {
 	s := openBench(b)
-	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "kariqui", "the", "ca", `"token memory"`, "zzznotthere"} {
+	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "kariqui", "the", "ca", `"token memory"`, "zzznotthere", "all:kariqui", "all:expert cache"} {
 		b.Run(q, func(b *testing.B) {
+			query, limit := q, 100
+			if strings.HasPrefix(q, "all:") { // every hit, as the CLI's --limit 0
+				query, limit = q[4:], 0
+			}
+			cpu := processCPU()
+			hits := 0
 			for i := 0; i < b.N; i++ {
-				if _, err := s.Search(q, 100); err != nil {
+				h, err := s.Search(query, limit)
+				if err != nil {
 					b.Fatal(err)
 				}
+				hits = len(h)
 			}
+			reportCPU(b, cpu)
+			b.ReportMetric(float64(hits), "hits")
 		})
 	}
 }

@@ -80,85 +80,117 @@ func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 		}
 		sort.Slice(order, func(i, j int) bool { return rank[order[i]] < rank[order[j]] })
 
-		// Check candidates in result order, walking each conversation's
-		// messages with one iterator: neighbouring messages share blocks,
-		// so each block is decompressed once.
-		var f folder
-		it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
-		defer it.Close()
-		full := func() bool { return limit > 0 && len(hits) >= limit }
-		for _, id := range order {
-			if full() {
-				break
-			}
-			c, err := getConv(txn, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			seqs := cands[id]
-			base := SearchHit{ConvID: id, Title: c.DisplayTitle(), Updated: c.Updated}
-			if n := len(seqs); n > 0 && seqs[n-1] == titleSeq {
-				seqs = seqs[:n-1]
-				if f.matchAll(terms, []byte(c.Title)) {
-					h := base
-					h.InTitle, h.Snippet = true, c.Title
-					hits = append(hits, h)
-				}
-			}
-			prefix := msgPrefix(id)
-			cur := uint64(0)
-			positioned := false
-			for _, want := range seqs {
-				if full() {
-					break
-				}
-				if !positioned || want < cur || want-cur > 32 {
-					it.Seek(msgKey(id, want))
-					positioned = true
-				}
-				for ; it.ValidForPrefix(prefix); it.Next() {
-					if _, cur, _ = parseMsgKey(it.Item().Key()); cur >= want {
-						break
-					}
-				}
-				if !it.ValidForPrefix(prefix) {
-					break
-				}
-				if cur != want {
-					continue
-				}
-				item := it.Item()
-				var ok bool
-				h := base
-				err := item.Value(func(b []byte) error {
-					text, thinking, err := messageTexts(b)
-					if err != nil {
-						return err
-					}
-					ok, h.Snippet = f.matchMessage(terms, text, thinking)
-					return nil
-				})
-				if err != nil {
-					return fmt.Errorf("message %s/%d: %w", id, want, err)
-				}
-				if !ok {
-					continue
-				}
-				m, err := itemMessage(item)
+		// Check candidates a batch of conversations at a time: within a
+		// batch in key order, so one iterator moves forward and each block
+		// is decompressed about once; batches in result order, so checking
+		// stops soon after limit hits.
+		v := verifier{txn: txn, terms: terms}
+		v.it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
+		defer v.it.Close()
+		// Batches grow from one conversation, so a common word stops after
+		// a conversation or two and a rare one still gets long forward runs.
+		for from, batch := 0, 1; from < len(order) && !(limit > 0 && len(hits) >= limit); from, batch = from+batch, min(2*batch, 64) {
+			ids := append([]ID(nil), order[from:min(from+batch, len(order))]...)
+			byKey := append([]ID(nil), ids...)
+			sort.Slice(byKey, func(i, j int) bool { return bytes.Compare(byKey[i][:], byKey[j][:]) < 0 })
+			found := map[ID][]SearchHit{}
+			for _, id := range byKey {
+				h, err := v.conv(id, cands[id])
 				if err != nil {
 					return err
 				}
-				h.Seq, h.Role = m.Seq, m.Role
-				hits = append(hits, h)
+				found[id] = h
 			}
+			for _, id := range ids {
+				hits = append(hits, found[id]...)
+			}
+		}
+		if limit > 0 && len(hits) > limit {
+			hits = hits[:limit]
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	return hits, nil
+}
+
+// verifier checks candidate messages against the query text.
+type verifier struct {
+	txn   *badger.Txn
+	it    *badger.Iterator // over prefixMsg; moves forward within a batch
+	terms [][]byte
+	f     folder
+}
+
+// seek positions the iterator at the first message key >= target, walking
+// forward when that is near (the block is already decompressed) and
+// seeking otherwise.
+func (v *verifier) seek(target []byte) {
+	if v.it.Valid() && bytes.Compare(v.it.Item().Key(), target) <= 0 {
+		for n := 0; n < 64 && v.it.Valid(); n++ {
+			if bytes.Compare(v.it.Item().Key(), target) >= 0 {
+				return
+			}
+			v.it.Next()
+		}
+		if v.it.Valid() && bytes.Compare(v.it.Item().Key(), target) >= 0 {
+			return
+		}
+	}
+	v.it.Seek(target)
+}
+
+// conv returns one conversation's hits among its candidate seqs (ascending,
+// titleSeq last): the title first, then messages in order.
+func (v *verifier) conv(id ID, seqs []uint64) ([]SearchHit, error) {
+	c, err := getConv(v.txn, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hits []SearchHit
+	base := SearchHit{ConvID: id, Title: c.DisplayTitle(), Updated: c.Updated}
+	if n := len(seqs); n > 0 && seqs[n-1] == titleSeq {
+		seqs = seqs[:n-1]
+		if v.f.matchAll(v.terms, []byte(c.Title)) {
+			h := base
+			h.InTitle, h.Snippet = true, c.Title
+			hits = append(hits, h)
+		}
+	}
+	for _, want := range seqs {
+		key := msgKey(id, want)
+		v.seek(key)
+		if !v.it.Valid() || !bytes.Equal(v.it.Item().Key(), key) {
+			continue // the message is gone
+		}
+		item := v.it.Item()
+		var ok bool
+		h := base
+		err := item.Value(func(b []byte) error {
+			text, thinking, err := messageTexts(b)
+			if err != nil {
+				return err
+			}
+			ok, h.Snippet = v.f.matchMessage(v.terms, text, thinking)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("message %s/%d: %w", id, want, err)
+		}
+		if !ok {
+			continue
+		}
+		m, err := itemMessage(item)
+		if err != nil {
+			return nil, err
+		}
+		h.Seq, h.Role = m.Seq, m.Role
+		hits = append(hits, h)
 	}
 	return hits, nil
 }

@@ -125,9 +125,9 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if err != nil {
 		if isLockError(err) {
 			if pid, ok := LockHolder(dir); ok {
-				return nil, fmt.Errorf("%w (process %d holds %s): %v", ErrLocked, pid, dir, err)
+				return nil, fmt.Errorf("%w (process %d holds %s)", ErrLocked, pid, dir)
 			}
-			return nil, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)
+			return nil, fmt.Errorf("%w (%s is locked)", ErrLocked, dir)
 		}
 		return nil, fmt.Errorf("%w (%s): %v", ErrCorrupt, dir, err)
 	}

@@ -46,12 +46,17 @@ func runHistory(args []string) error {
 	fs := newFlags("history " + sub)
 	dir := fs.String("db", "", "history directory (default: the app's)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	limit := fs.Int("limit", 0, "at most this many results (list, search; 0 = all)")
+	limit := fs.Int("limit", 0, "at most this many results (0 = all; search defaults to 100)")
 	offset := fs.Int("offset", 0, "skip this many conversations (list)")
 	format := fs.String("format", "md", "export format: md or json")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	limitSet := false
+	fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
+	if sub == "search" && !limitSet {
+		*limit = 100
 	}
 	if *dir == "" {
 		if *dir, err = history.DefaultDir(); err != nil {
