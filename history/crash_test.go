@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -107,6 +108,12 @@ func TestCrashKill9(t *testing.T) {
 		}
 		if c.MessageCount != len(msgs) {
 			t.Errorf("round %d: message count %d, have %d messages", round, c.MessageCount, len(msgs))
+		}
+		if err := s.Verify(); err != nil {
+			t.Errorf("round %d: checksums after kill -9: %v", round, err)
+		}
+		if got, want := indexKeys(t, s), expectedIndex(t, s); !reflect.DeepEqual(got, want) {
+			t.Errorf("round %d: the search index disagrees with the messages after kill -9", round)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
