@@ -151,13 +151,15 @@ func (m *Model) ExpertStats() experts.Stats {
 	return experts.Stats{}
 }
 
-// HitRate is the share of expert lookups served from memory.
+// HitRate is the share of expert lookups that found the expert already in
+// memory (a prefetched read that arrived in time still counts as a miss: it
+// cost a disk read).
 func HitRate(s experts.Stats) float64 {
 	total := s.Hits + s.Misses()
 	if total == 0 {
 		return 1
 	}
-	return float64(s.Hits+s.PrefetchHits) / float64(total)
+	return float64(s.Hits) / float64(total)
 }
 
 // WeightBytesPerToken is how many weight bytes one decoded token reads:

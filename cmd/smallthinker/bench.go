@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -61,6 +62,8 @@ func runBench(args []string) error {
 	}
 	budgetBytes := lopts.Budget
 	bw := probeMemBandwidth(*mf.threads)
+	debug.FreeOSMemory()
+	resetPeakRSS() // the probe's buffer is not the engine's memory
 	m, err := inference.Load(*mf.model, lopts)
 	if err != nil {
 		return err

@@ -57,3 +57,8 @@ func peakRSS() int64 {
 	}
 	return 0
 }
+
+// resetPeakRSS restarts VmHWM from the current RSS (Linux: clear_refs 5).
+func resetPeakRSS() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
