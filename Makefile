@@ -47,7 +47,7 @@ test-go:
 	$(GO) test -count=1 -tags purego ./weights/... ./inference/...
 
 test-race:
-	$(GO) test -count=1 -race $$($(GO) list ./... | grep -E '/(app|ui|history|inference|weights)(/|$$)')
+	$(GO) test -count=1 -race -short $$($(GO) list ./... | grep -E '/(app|ui|history|inference|weights)(/|$$)')
 
 # Every Fuzz* test (parsers of untrusted bytes and kernels), each for $(FUZZTIME).
 fuzz:
