@@ -87,9 +87,11 @@ func (s *Store) Conversation(id ID) (Conversation, error) {
 
 // List returns conversations for the sidebar: pinned ones first, then the
 // most recently updated first. offset and limit page through them; limit <= 0
-// means all.
+// means all. A conversation whose record cannot be read is left out and
+// reported in an error wrapping ErrCorrupt, returned with the rest.
 func (s *Store) List(offset, limit int) ([]Conversation, error) {
 	var out []Conversation
+	var damaged []error
 	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecent})
 		defer it.Close()
@@ -110,6 +112,10 @@ func (s *Store) List(offset, limit int) ([]Conversation, error) {
 			if errors.Is(err, ErrNotFound) {
 				continue // a stale entry cannot happen in one txn, but never fail the sidebar on it
 			}
+			if errors.Is(err, ErrCorrupt) {
+				damaged = append(damaged, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -118,7 +124,10 @@ func (s *Store) List(offset, limit int) ([]Conversation, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(damaged...)
 }
 
 // Count is the number of conversations.
@@ -249,9 +258,13 @@ func (s *Store) putMessage(m *Message, touch bool) error {
 	})
 }
 
-// Messages returns a conversation's messages in order.
+// Messages returns a conversation's messages in order. A message whose
+// record cannot be read is left out and reported in an error wrapping
+// ErrCorrupt, returned together with every message that could be read, so
+// one damaged record never hides a whole conversation.
 func (s *Store) Messages(convID ID) ([]Message, error) {
 	var out []Message
+	var damaged []error
 	err := s.view(func(txn *badger.Txn) error {
 		if _, err := getConv(txn, convID); err != nil {
 			return err
@@ -260,6 +273,10 @@ func (s *Store) Messages(convID ID) ([]Message, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			m, err := itemMessage(it.Item())
+			if errors.Is(err, ErrCorrupt) {
+				damaged = append(damaged, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -267,7 +284,10 @@ func (s *Store) Messages(convID ID) ([]Message, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(damaged...)
 }
 
 // Message returns one message.

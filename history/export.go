@@ -97,13 +97,16 @@ func toExport(c Conversation, msgs []Message) exportConv {
 }
 
 // exportSet resolves ids (none = every conversation, in sidebar order) and
-// calls fn with each conversation and its messages.
+// calls fn with each conversation and its messages. Damaged records are
+// skipped and reported at the end, after everything readable was exported.
 func (s *Store) exportSet(ids []ID, fn func(Conversation, []Message) error) error {
+	var damaged []error
 	if len(ids) == 0 {
 		all, err := s.List(0, 0)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrCorrupt) {
 			return err
 		}
+		damaged = append(damaged, err)
 		for _, c := range all {
 			ids = append(ids, c.ID)
 		}
@@ -114,14 +117,15 @@ func (s *Store) exportSet(ids []ID, fn func(Conversation, []Message) error) erro
 			return err
 		}
 		msgs, err := s.Messages(id)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrCorrupt) {
 			return err
 		}
+		damaged = append(damaged, err)
 		if err := fn(c, msgs); err != nil {
 			return err
 		}
 	}
-	return nil
+	return errors.Join(damaged...)
 }
 
 // ExportJSON writes the given conversations (all when none are given) as
@@ -144,14 +148,14 @@ func (s *Store) ExportJSON(w io.Writer, ids ...ID) error {
 		_, err = bw.Write(b)
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return err
 	}
 	if !first {
 		bw.WriteString("\n  ")
 	}
 	bw.WriteString("]\n}\n")
-	return bw.Flush()
+	return errors.Join(bw.Flush(), err)
 }
 
 // ExportMarkdown writes the given conversations (all when none are given) as
@@ -167,10 +171,10 @@ func (s *Store) ExportMarkdown(w io.Writer, ids ...ID) error {
 		writeMarkdown(bw, c, msgs)
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return err
 	}
-	return bw.Flush()
+	return errors.Join(bw.Flush(), err)
 }
 
 func writeMarkdown(w *bufio.Writer, c Conversation, msgs []Message) {

@@ -3,7 +3,6 @@ package history
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -146,8 +145,8 @@ func (v *verifier) seek(target []byte) {
 // titleSeq last): the title first, then messages in order.
 func (v *verifier) conv(id ID, seqs []uint64) ([]SearchHit, error) {
 	c, err := getConv(v.txn, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+		return nil, nil // gone, or unreadable: List reports the damage
 	}
 	if err != nil {
 		return nil, err
@@ -179,15 +178,12 @@ func (v *verifier) conv(id ID, seqs []uint64) ([]SearchHit, error) {
 			ok, h.Snippet = v.f.matchMessage(v.terms, text, thinking)
 			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("message %s/%d: %w", id, want, err)
-		}
-		if !ok {
-			continue
+		if err != nil || !ok {
+			continue // no match, or an unreadable record (Messages reports it)
 		}
 		m, err := itemMessage(item)
 		if err != nil {
-			return nil, err
+			continue
 		}
 		h.Seq, h.Role = m.Seq, m.Role
 		hits = append(hits, h)

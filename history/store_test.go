@@ -750,3 +750,46 @@ func TestCollectGarbageOnALiveStore(t *testing.T) {
 		t.Fatalf("after GC: %v, %v", msgs, err)
 	}
 }
+
+// TestDamagedRecordsAreSkipped: one unreadable record must not hide the
+// rest of the history from the sidebar, the conversation view, search or
+// export.
+func TestDamagedRecordsAreSkipped(t *testing.T) {
+	s, _ := newTestStore(t)
+	good := mustCreate(t, s, Conversation{})
+	bad := mustCreate(t, s, Conversation{Title: "bad"})
+	for i := 0; i < 3; i++ {
+		mustAppend(t, s, good.ID, RoleUser, fmt.Sprint("kept message ", i))
+	}
+	mustAppend(t, s, bad.ID, RoleUser, "kept too")
+	err := s.update(func(txn *badger.Txn) error {
+		if err := txn.Set(msgKey(good.ID, 1), []byte{kindMessage, 9, 1, 2, 3}); err != nil {
+			return err
+		}
+		return txn.Set(convKey(bad.ID), []byte("garbage"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.Messages(good.ID)
+	if !errors.Is(err, ErrCorrupt) || len(msgs) != 2 || msgs[0].Seq != 0 || msgs[1].Seq != 2 {
+		t.Fatalf("Messages = %d messages, %v; want the 2 readable ones and ErrCorrupt", len(msgs), err)
+	}
+	cs, err := s.List(0, 0)
+	if !errors.Is(err, ErrCorrupt) || len(cs) != 1 || cs[0].ID != good.ID {
+		t.Fatalf("List = %v, %v; want the readable conversation and ErrCorrupt", cs, err)
+	}
+	hits, err := s.Search("kept", 0)
+	if err != nil || len(hits) != 3 { // title "kept message 0" is the auto title; bad conversation skipped
+		t.Fatalf("Search = %+v, %v", hits, err)
+	}
+	var out bytes.Buffer
+	err = s.ExportJSON(&out)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(out.String(), "kept message 2") {
+		t.Fatalf("ExportJSON: %v\n%s", err, out.String())
+	}
+	other, _ := newTestStore(t)
+	if res, err := other.Import(&out); err != nil || res.Imported != 1 || res.Messages != 2 {
+		t.Fatalf("the partial export does not import: %+v, %v", res, err)
+	}
+}
