@@ -104,19 +104,23 @@ var fusedAxpy = kernels.Impl() != "purego"
 
 // ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i, i+d/2)),
 // computing the angles the way ggml does: theta starts at pos and is multiplied
-// by base^(-2/d) in float32 for each pair.
+// by base^(-2/d) in float32 for each pair; cosf/sinf are glibc's (libmf.go).
 func ropeNeox(x []float32, headDim, pos int, base float32) {
 	half := headDim / 2
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(headDim)))
 	theta := float32(pos)
 	for i := 0; i < half; i++ {
-		cos := float32(math.Cos(float64(theta)))
-		sin := float32(math.Sin(float64(theta)))
+		sin, cos := sincosfGlibc(theta)
 		for h := 0; h+headDim <= len(x); h += headDim {
 			x0, x1 := x[h+i], x[h+i+half]
-			x[h+i] = x0*cos - x1*sin
-			x[h+i+half] = x0*sin + x1*cos
+			x[h+i], x[h+i+half] = ropeRotate(x0, x1, cos, sin)
 		}
 		theta *= thetaScale
 	}
+}
+
+// ropeRotate is ggml's x0*cos - x1*sin, x0*sin + x1*cos as GCC contracts it:
+// the first product of each line fused with the rounded second one.
+func ropeRotate(x0, x1, cos, sin float32) (float32, float32) {
+	return fma32(x0, cos, -float32(x1*sin)), fma32(x0, sin, float32(x1*cos))
 }

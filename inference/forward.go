@@ -3,7 +3,6 @@ package inference
 import (
 	"fmt"
 
-	"smallthinker/inference/kernels"
 	"smallthinker/weights/arch"
 	"smallthinker/weights/experts"
 	"smallthinker/weights/quant"
@@ -37,7 +36,9 @@ type state struct {
 	// per-expert routing lists rebuilt each layer
 	expTok   [][]int
 	expW     [][]float32
-	used     []int // experts used by the batch, most used first
+	expSlot  [][]int     // routing slot of each of expTok's entries
+	slotOut  [][]float32 // per token and slot: the weighted expert output (see addExpert)
+	used     []int       // experts used by the batch, most used first
 	guess    [][]float32
 	guessSel []int
 	guessW   []float32
@@ -166,6 +167,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		if err := s.runExperts(il, cache); err != nil {
 			return err
 		}
+		s.sumSlots(T)
 		for t := 0; t < T; t++ {
 			axpy(1, s.moe[t], s.x[t])
 		}
@@ -207,42 +209,31 @@ func (s *state) ensureLogits(n int) {
 	}
 }
 
-// route turns router logits into the top-k experts and their normalised weights.
+// route turns router logits into the top-k experts and their normalised
+// weights, rounding as the reference does (see ggmlorder.go): ggml's sigmoid
+// or soft_max, ggml_top_k (sel in its order: the slot order of the expert sum),
+// the weights' sum in float64, the clamp, and the division.
 func route(c *arch.Config, logits []float32, sel []int, w []float32) {
 	probs := logits // reuse in place: logits are not needed afterwards
 	if c.Gating == arch.GatingSoftmax {
-		softmaxInPlace(probs)
+		softmaxRow(probs)
 	} else {
 		for i, v := range probs {
-			probs[i] = sigmoid(v)
+			probs[i] = sigmoidGGML(v)
 		}
 	}
-	// Top-k by probability, lowest index first on ties (stable selection).
-	for j := range sel {
-		best := -1
-		for e, p := range probs {
-			if best >= 0 && !(p > probs[best]) {
-				continue
-			}
-			taken := false
-			for _, s := range sel[:j] {
-				if s == e {
-					taken = true
-					break
-				}
-			}
-			if !taken {
-				best = e
-			}
-		}
-		sel[j] = best
-		w[j] = probs[best]
+	var buf [256]int
+	idx := buf[:0]
+	if len(probs) > len(buf) {
+		idx = make([]int, len(probs))
+	} else {
+		idx = buf[:len(probs)]
 	}
-	sum := float32(0)
-	for _, v := range w {
-		sum += v
+	topKGGML(probs, sel, idx)
+	for j, e := range sel {
+		w[j] = probs[e]
 	}
-	sum = max(sum, 6.103515625e-5)
+	sum := max(sumRowsGGML(w), 6.103515625e-5)
 	for j := range w {
 		w[j] /= sum
 	}
@@ -251,12 +242,19 @@ func route(c *arch.Config, logits []float32, sel []int, w []float32) {
 // matmul computes out[t] = W · xs[t] for every row of W, converting each
 // activation once into the form W's type consumes.
 func (s *state) matmul(W *Matrix, xs []*actRow, out [][]float32) {
+	s.matmulAs(W, xs, out, len(xs) > 1)
+}
+
+// matmulAs is matmul; sgemm picks the reference's float order for float
+// weights: tinyBLAS (a mul_mat over 2+ rows) or vec_dot (one row, and
+// every expert's mul_mat_id); see gemvGGML.
+func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	if len(xs) == 0 {
 		return
 	}
 	vd, _ := quant.VecDotFor(W.Type) // checked at load
 	t := &s.mm
-	t.W, t.dot, t.out = W, vd.Dot, out
+	t.W, t.dot, t.out, t.sgemm = W, vd.Dot, out, sgemm
 	t.xb = t.xb[:0]
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
@@ -266,26 +264,27 @@ func (s *state) matmul(W *Matrix, xs []*actRow, out [][]float32) {
 }
 
 type matmulTask struct {
-	W   *Matrix
-	dot func(w, x []byte, n int) float32
-	xb  [][]byte
-	out [][]float32
+	W     *Matrix
+	sgemm bool
+	dot   func(w, x []byte, n int) float32
+	xb    [][]byte
+	out   [][]float32
 }
 
 // Run computes rows [lo, hi) for every activation; Gemm tiles the rows so
 // they stay in cache while the activations pass over them, and shares each
 // weight block's unpacking between four activations.
 func (t *matmulTask) Run(_, lo, hi int) {
-	kernels.Gemm(t.W.Type, t.W.Data, t.W.RowBytes, t.xb, t.W.Cols, t.out, lo, hi)
+	gemmGGML(t.W.Type, t.W.Data, t.W.RowBytes, t.xb, t.W.Cols, t.out, lo, hi, t.sgemm)
 }
 
 // runExpert applies ReGLU expert e of layer l to the given tokens and adds the
 // weighted result to their MoE accumulators.
-func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32) {
+func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32, slots []int) {
 	c := s.m.Config
 	D, F := c.Embed, c.ExpertFFN
 	xs := s.gatherNorm(toks)
-	s.matmul(&gate, xs, s.gate[:len(toks)])
+	s.matmulAs(&gate, xs, s.gate[:len(toks)], false)
 	// ReGLU sparsity: relu(gate) is zero for many neurons, and their up rows
 	// cannot change the output; compute only rows some token activates.
 	s.runs = s.runs[:0]
@@ -326,13 +325,13 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32) {
 				quant.DequantizeRow(down.Type, down.Row(n), row)
 				axpy(a, row, out)
 			}
-			axpy(w[j], out, s.moe[tok])
+			s.addExpert(tok, slots[j], w[j], out)
 		}
 		return
 	}
-	s.matmul(&down, s.act[:len(toks)], s.down[:len(toks)])
+	s.matmulAs(&down, s.act[:len(toks)], s.down[:len(toks)], false)
 	for j, tok := range toks {
-		axpy(w[j], s.down[j], s.moe[tok])
+		s.addExpert(tok, slots[j], w[j], s.down[j])
 	}
 }
 
@@ -372,7 +371,7 @@ type runsTask struct {
 func (t *runsTask) Run(_, lo, hi int) {
 	W := t.W
 	for _, r := range t.runs[lo:hi] {
-		kernels.Gemm(W.Type, W.Data, W.RowBytes, t.xb, W.Cols, t.out, int(r[0]), int(r[1]))
+		gemmGGML(W.Type, W.Data, W.RowBytes, t.xb, W.Cols, t.out, int(r[0]), int(r[1]), false)
 	}
 }
 
@@ -394,13 +393,17 @@ func (m *Matrix) slice(r0, n int) Matrix {
 // groupByExpert builds, for the batch's routing, each expert's token list and
 // weights, and s.used: the experts used by any token, most used first.
 func (s *state) groupByExpert(T int) {
+	if s.expSlot == nil {
+		s.expSlot = make([][]int, len(s.expTok))
+	}
 	for e := range s.expTok {
-		s.expTok[e], s.expW[e] = s.expTok[e][:0], s.expW[e][:0]
+		s.expTok[e], s.expW[e], s.expSlot[e] = s.expTok[e][:0], s.expW[e][:0], s.expSlot[e][:0]
 	}
 	for t := 0; t < T; t++ {
 		for j, e := range s.sel[t] {
 			s.expTok[e] = append(s.expTok[e], t)
 			s.expW[e] = append(s.expW[e], s.selW[t][j])
+			s.expSlot[e] = append(s.expSlot[e], j)
 		}
 	}
 	s.used = s.used[:0]
@@ -431,7 +434,7 @@ func (s *state) runExperts(il int, cache *experts.Cache) error {
 			} else {
 				down = l.down.slice(e*D, D)
 			}
-			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), down, s.expTok[e], s.expW[e])
+			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), down, s.expTok[e], s.expW[e], s.expSlot[e])
 		}
 		return nil
 	}
@@ -466,7 +469,7 @@ func (s *state) runCached(l *layer, ex *experts.Expert, e int) {
 	if c.DownTransposed {
 		down.Rows, down.Cols = F, D
 	}
-	s.runExpert(gate, up, down, s.expTok[e], s.expW[e])
+	s.runExpert(gate, up, down, s.expTok[e], s.expW[e], s.expSlot[e])
 }
 
 // lookAhead guesses the next layer's experts from the residual stream after

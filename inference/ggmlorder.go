@@ -92,17 +92,12 @@ func vecDotF32(x, y []float32) float32 {
 		s = vecDotF32Blocks(x[:np], y[:np])
 	}
 	for i := np; i < n; i++ {
-		if leftoverFused {
-			s = fma32(x[i], y[i], s)
-		} else {
-			s += float32(x[i] * y[i])
-		}
+		s = fma32(x[i], y[i], s)
 	}
 	return s
 }
 
 var bf16Fused = true
-var leftoverFused = true
 
 func vecDotF32Blocks(x, y []float32) float32 {
 	var acc [32]float32
@@ -319,4 +314,74 @@ func softmaxRow(x []float32) {
 func sigmoidGGML(x float32) float32 {
 	e := float32(math.Exp(float64(-x)))
 	return 1 / float32(1+e)
+}
+
+// gemmGGML is kernels.Gemm (rows [lo,hi) for every activation) with ggml's
+// float order for float weight types; see gemvGGML for sgemm.
+func gemmGGML(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int, sgemm bool) {
+	switch t {
+	case gguf.F32, gguf.F16, gguf.BF16:
+		for i, x := range xs {
+			gemvGGML(t, w[lo*rowBytes:], rowBytes, x, n, out[i][lo:hi], sgemm)
+		}
+	default:
+		kernels.Gemm(t, w, rowBytes, xs, n, out, lo, hi)
+	}
+}
+
+// topKGGML is ggml_top_k: ggml's argsort (descending, its exchange sort) cut
+// to len(sel); sel comes out in that order, the reference's expert slot order.
+func topKGGML(probs []float32, sel []int, idx []int) {
+	for i := range idx {
+		idx[i] = i
+	}
+	for j := range idx {
+		for k := j + 1; k < len(idx); k++ {
+			if probs[idx[j]] < probs[idx[k]] {
+				idx[j], idx[k] = idx[k], idx[j]
+			}
+		}
+	}
+	copy(sel, idx[:len(sel)])
+}
+
+// sumRowsGGML is ggml_vec_sum_f32: a float64 sum rounded to float32.
+func sumRowsGGML(x []float32) float32 {
+	s := 0.0
+	for _, v := range x {
+		s += float64(v)
+	}
+	return float32(s)
+}
+
+// addExpert stores token tok's weighted expert output w·y for routing slot
+// slot; sumSlots adds them in slot order, as the reference's chain of
+// ggml_add over ggml_mul(experts, weights) does.
+func (s *state) addExpert(tok, slot int, w float32, y []float32) {
+	k := s.m.Config.ExpertsUsed
+	if s.slotOut == nil {
+		s.slotOut = make([][]float32, s.B*k)
+	}
+	dst := s.slotOut[tok*k+slot]
+	if dst == nil {
+		dst = make([]float32, len(y))
+		s.slotOut[tok*k+slot] = dst
+	}
+	for i, v := range y {
+		dst[i] = v * w
+	}
+}
+
+// sumSlots sets s.moe[t] to Σ_slot (w·y) in slot order for the first T tokens.
+func (s *state) sumSlots(T int) {
+	k := s.m.Config.ExpertsUsed
+	for t := 0; t < T; t++ {
+		moe := s.moe[t]
+		copy(moe, s.slotOut[t*k])
+		for j := 1; j < k; j++ {
+			for i, v := range s.slotOut[t*k+j] {
+				moe[i] += v
+			}
+		}
+	}
 }
