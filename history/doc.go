@@ -39,7 +39,19 @@
 // Incomplete until Finish; after a crash it is there up to its last
 // checkpoint and still marked Incomplete. A deletion cut short by a crash is
 // completed at the next Open. A damaged database is never deleted:
-// Open returns ErrCorrupt and MoveAside renames the directory.
+// Open returns ErrCorrupt and MoveAside renames the directory. A damaged
+// record is skipped by List, Messages, Search and export, which return the
+// rest together with an error wrapping ErrCorrupt. Verify checks every
+// block checksum (run it at idle; about a second per 50 MB). Value-log GC
+// runs in the background 30 s after Open and every 10 minutes.
+//
+// # Search
+//
+// Search(query, limit): every term must start a word in the title, the text
+// or the thinking ("cach" finds "Caching"); case-insensitive with Unicode
+// case folding and NFC normalization; CJK characters are words of their
+// own; "quoted phrases" keep their word order. Results come in sidebar
+// order, and work stops once limit hits are found.
 //
 // # Storage
 //
