@@ -28,10 +28,22 @@ import (
 	"smallthinker/weights/quant"
 )
 
-// fma32 returns a*b+c with a single rounding to float32. a*b is exact in
-// float64; the float64 sum is made round-to-odd (its error term from TwoSum)
-// so that the final rounding to float32 is correct.
+// fma32 returns a*b+c with a single rounding to float32. The float64 FMA
+// is exact enough unless its result lands exactly on a float32 rounding
+// midpoint (or in float32's subnormal range), where rounding twice could
+// differ from rounding once; those rare cases take the exact path.
 func fma32(a, b, c float32) float32 {
+	r := math.FMA(float64(a), float64(b), float64(c))
+	bits := math.Float64bits(r)
+	if bits&(1<<29-1) != 1<<28 && bits&0x7ff0000000000000 > 0x3810000000000000 {
+		return float32(r)
+	}
+	return fma32Exact(a, b, c)
+}
+
+// fma32Exact: a*b is exact in float64; the float64 sum is made round-to-odd
+// (its error term from TwoSum) so that rounding it to float32 is correct.
+func fma32Exact(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	cc := float64(c)
 	s := p + cc
