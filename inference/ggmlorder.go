@@ -97,6 +97,9 @@ func reduceBF16(acc *[32]float32) float32 {
 // accumulators, then the leftovers added one by one in float32 (GCC
 // contracts that scalar loop into FMAs).
 func vecDotF32(x, y []float32) float32 {
+	if s, ok := kernels.DotF32GGML(x, y); ok {
+		return s
+	}
 	n := len(x)
 	np := n &^ 31
 	var s float32
@@ -124,6 +127,9 @@ func vecDotF32Blocks(x, y []float32) float32 {
 // sgemmDotF32 is one output of tinyBLAS (len(x) % 8 == 0): a single 8-lane
 // FMA accumulator, then hsum8.
 func sgemmDotF32(x, y []float32) float32 {
+	if s, ok := kernels.SgemmDotF32(x, y); ok {
+		return s
+	}
 	var acc [8]float32
 	for i := 0; i+8 <= len(x); i += 8 {
 		for l := 0; l < 8; l++ {
