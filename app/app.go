@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -42,6 +44,7 @@ func Main() {
 	}
 	defer store.Close()
 
+	a.Settings().SetTheme(ui.ThemeFor(cfg.Settings.Theme)) // before any widget is drawn
 	view := ui.New(a, w, nil)
 	c := NewController(view, fyne.Do, store, InferenceEngine{}, paths, cfg)
 	view.SetActions(c)
@@ -51,6 +54,16 @@ func Main() {
 		c.Close()
 		w.Close()
 	})
+	// Ctrl+C or a logout: close the history cleanly, as the window's close does.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fyne.Do(func() {
+			c.Close()
+			a.Quit()
+		})
+	}()
 	c.Start()
 	if cfgErr != nil {
 		view.ShowError(cfgErr)

@@ -80,6 +80,7 @@ func newHarness(t *testing.T, dir string, settings ui.Settings) *harness {
 	}
 	h := &harness{t: t, q: &uiQueue{}, win: w, store: store, paths: paths}
 	h.view = ui.New(a, w, nil)
+	h.view.SetLater(h.q.post)
 	h.c = NewController(h.view, h.q.post, store, InferenceEngine{}, paths, cfg)
 	h.view.SetActions(h.c)
 	w.SetContent(h.view.Content())

@@ -42,6 +42,9 @@ func listModels(dir string) ([]modelChoice, error) {
 	byFile := map[string]bool{}
 	for _, e := range models.Catalog() {
 		e := e
+		if !e.Official && !catalogInstalled(installed, e) {
+			continue // community builds appear once downloaded; the picker stays short
+		}
 		ch := modelChoice{ModelChoice: ui.ModelChoice{ID: catalogPrefix + e.ID, Name: shortName(e), Size: e.Size, Quant: e.Quant}, entry: &e}
 		for _, in := range installed {
 			if in.Err == nil && !in.Imported && filepath.Base(in.Path) == e.File {
@@ -72,6 +75,15 @@ func listModels(dir string) ([]modelChoice, error) {
 		})
 	}
 	return out, nil
+}
+
+func catalogInstalled(installed []models.Info, e models.Entry) bool {
+	for _, in := range installed {
+		if in.Err == nil && filepath.Base(in.Path) == e.File {
+			return true
+		}
+	}
+	return false
 }
 
 func allUnusable(in []models.Info) bool {
@@ -202,7 +214,11 @@ func (c *Controller) SelectModel(id string) {
 			c.model = m
 			c.cfg.LastModel = ch.path
 			c.saveConfig()
-			c.showBudget(c.currentBudget())
+			if b := c.currentBudget(); b != opts.BudgetBytes {
+				c.SetBudget(b) // e.g. first load: fit the free RAM
+			} else {
+				c.showBudget(b)
+			}
 			if ch.demo {
 				c.view.SetStatus(models.DemoNotice, false)
 			}

@@ -3,6 +3,7 @@ package ui
 import (
 	"hash/fnv"
 	"math"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -23,23 +24,44 @@ type chatView struct {
 	msgs       []Message
 	generating bool
 
+	bulk      bool            // measuring every row: the list shows nothing meanwhile
 	thinkOpen map[string]bool // per message: the user's choice for its Thinking section
 	heights   []rowHeight     // per index
 	width     float32
 	measurer  *messageRow
 	root      *fyne.Container
+
+	later    func(func()) // runs f soon on the UI goroutine, after the current event
+	refining bool
+	lineH    float32 // height of one more line of text, at the current width
+	chromeH  float32 // height of a one-line message
+	charW    float32 // average character width
 }
 
 type rowHeight struct {
-	sig uint64
-	h   float32
+	sig   uint64
+	h     float32
+	exact bool // false: estimated from the text length, to be measured later
 }
 
+// exactTail is how many rows from the bottom are measured at once; older
+// rows start with an estimate and are measured a few at a time afterwards,
+// so a 1,000-message chat opens without a pause.
+const (
+	exactTail   = 40
+	refineBatch = 6
+)
+
 func newChatView(m *Main) *chatView {
-	v := &chatView{main: m, thinkOpen: map[string]bool{}}
+	v := &chatView{main: m, thinkOpen: map[string]bool{}, later: func(f func()) { go fyne.Do(f) }}
 	v.measurer = newMessageRow(v)
 	v.list = widget.NewList(
-		func() int { return len(v.msgs) },
+		func() int {
+			if v.bulk {
+				return 0 // SetItemHeight refreshes the list: keep that cheap while measuring many rows
+			}
+			return len(v.msgs)
+		},
 		func() fyne.CanvasObject { return newMessageRow(v) },
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id < len(v.msgs) {
@@ -131,10 +153,84 @@ func (v *chatView) updateEmpty() {
 	}
 }
 
+// measureAll measures the newest rows now and estimates the older ones,
+// which refine then measures in small batches.
 func (v *chatView) measureAll() {
-	for i := range v.msgs {
-		v.measure(i)
+	if v.width <= 0 {
+		return
 	}
+	v.calibrate()
+	v.bulk = true
+	for i := range v.msgs {
+		if i >= len(v.msgs)-exactTail {
+			v.measure(i)
+		} else {
+			v.estimate(i)
+		}
+	}
+	v.bulk = false
+	v.scheduleRefine()
+}
+
+func (v *chatView) scheduleRefine() {
+	if v.refining {
+		return
+	}
+	for _, h := range v.heights {
+		if !h.exact {
+			v.refining = true
+			v.later(v.refine)
+			return
+		}
+	}
+}
+
+// refine measures a batch of estimated rows, newest first.
+func (v *chatView) refine() {
+	v.refining = false
+	n := 0
+	v.bulk = true
+	for i := len(v.heights) - 1; i >= 0 && n < refineBatch; i-- {
+		if !v.heights[i].exact {
+			v.measure(i)
+			n++
+		}
+	}
+	v.bulk = false
+	if n > 0 {
+		v.list.Refresh()
+		v.scheduleRefine()
+	}
+}
+
+// calibrate measures the layout constants estimate uses at this width.
+func (v *chatView) calibrate() {
+	r := v.measurer
+	h := func(text string) float32 {
+		r.update(0, Message{Role: RoleAssistant, Content: text}, false, false, false)
+		r.Resize(fyne.NewSize(v.width, r.MinSize().Height))
+		return r.MinSize().Height
+	}
+	v.chromeH = h("x")
+	v.lineH = max(1, h("x\n\nx")-v.chromeH)
+	sample := "The quick brown fox jumps over the lazy dog"
+	v.charW = fyne.MeasureText(sample, theme.TextSize(), fyne.TextStyle{}).Width / float32(len(sample))
+}
+
+// estimate guesses a row's height from its text length.
+func (v *chatView) estimate(i int) {
+	if i >= len(v.heights) {
+		return
+	}
+	m := v.msgs[i]
+	perLine := max(1, int((v.width-8*theme.Padding())/max(1, v.charW)))
+	lines := 0
+	for _, para := range strings.Split(m.Content, "\n") {
+		lines += 1 + len(para)/perLine
+	}
+	h := v.chromeH + float32(lines-1)*v.lineH/2 // paragraphs are separated by blank lines in Markdown
+	v.heights[i] = rowHeight{h: h}
+	v.list.SetItemHeight(i, h)
 }
 
 // measure lays the message out off-screen at the list's width and gives the
@@ -145,14 +241,14 @@ func (v *chatView) measure(i int) {
 	}
 	isLast, open := i == len(v.msgs)-1, v.isThinkingOpen(i)
 	sig := v.signature(v.msgs[i], isLast, open)
-	if v.heights[i].sig == sig && v.heights[i].h > 0 {
+	if v.heights[i].exact && v.heights[i].sig == sig {
 		return
 	}
 	r := v.measurer
 	r.update(i, v.msgs[i], isLast, v.generating, open)
 	r.Resize(fyne.NewSize(v.width, r.MinSize().Height))
 	h := r.MinSize().Height // wrapped text knows its height once it has a width
-	v.heights[i] = rowHeight{sig: sig, h: h}
+	v.heights[i] = rowHeight{sig: sig, h: h, exact: true}
 	v.list.SetItemHeight(i, h)
 }
 

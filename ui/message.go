@@ -55,7 +55,6 @@ func newMessageRow(v *chatView) *messageRow {
 	r.errText.Importance = widget.DangerImportance
 	r.status = widget.NewLabel("")
 	r.status.SizeName = theme.SizeNameCaptionText
-	r.status.Importance = widget.LowImportance
 	r.status.Truncation = fyne.TextTruncateEllipsis
 	r.copyBtn = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 		r.view.copyText(visibleText(r.msg))

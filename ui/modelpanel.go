@@ -39,7 +39,23 @@ type modelPanel struct {
 	root fyne.CanvasObject
 }
 
-const mib = 1 << 20
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+)
+
+// sliderStep is a power-of-two KiB step giving the slider about 200 stops.
+func sliderStep(rangeKiB int64) float64 {
+	step := int64(1)
+	for step*2 <= rangeKiB/200 {
+		step *= 2
+	}
+	return float64(step)
+}
+
+func (p *modelPanel) clamp(v int64) int64 {
+	return max(p.budget.Min, min(p.budget.Max, v))
+}
 
 func newModelPanel(m *Main) *modelPanel {
 	p := &modelPanel{main: m, rows: map[string]*widget.Label{}}
@@ -57,7 +73,6 @@ func newModelPanel(m *Main) *modelPanel {
 	p.pick.PlaceHolder = "Choose a model"
 	p.details = widget.NewLabel("")
 	p.details.Wrapping = fyne.TextWrapWord
-	p.details.Importance = widget.LowImportance
 	p.importB = widget.NewButtonWithIcon("Import GGUF…", theme.FolderOpenIcon(), p.importFile)
 	p.loading = widget.NewProgressBarInfinite()
 	p.loading.Hide()
@@ -65,16 +80,15 @@ func newModelPanel(m *Main) *modelPanel {
 	p.loadText.Wrapping = fyne.TextWrapWord
 	p.loadText.Hide()
 
-	p.slider = widget.NewSlider(0, 1)
-	p.slider.Step = 64
+	p.slider = widget.NewSlider(0, 1) // in KiB, so the tiny demo model gets a usable range too
 	p.slider.OnChanged = func(v float64) {
 		if !p.updating {
-			p.entry.SetText(formatGB(int64(v) * mib))
+			p.entry.SetText(formatGB(int64(v) * kib))
 		}
 	}
 	p.slider.OnChangeEnded = func(v float64) {
 		if !p.updating {
-			m.actions.SetBudget(int64(v) * mib)
+			m.actions.SetBudget(p.clamp(int64(v) * kib))
 		}
 	}
 	p.entry = widget.NewEntry()
@@ -88,7 +102,6 @@ func newModelPanel(m *Main) *modelPanel {
 	form := container.New(&twoColumns{})
 	for _, k := range []string{"Resident weights", "Expert cache", "KV cache", "Scratch", "Total", "Free RAM"} {
 		key := widget.NewLabel(k)
-		key.Importance = widget.LowImportance
 		val := widget.NewLabelWithStyle("–", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true})
 		p.rows[k] = val
 		form.Add(key)
@@ -202,9 +215,10 @@ func (p *modelPanel) setBudget(b Budget) {
 	}
 	p.slider.Enable()
 	p.entry.Enable()
-	p.slider.Min = float64(b.Min / mib)
-	p.slider.Max = float64((b.Max + mib - 1) / mib)
-	p.slider.Value = float64(b.Value / mib)
+	p.slider.Min = float64(b.Min / kib)
+	p.slider.Max = float64((b.Max + kib - 1) / kib)
+	p.slider.Step = sliderStep(b.Max/kib - b.Min/kib)
+	p.slider.Value = float64(b.Value / kib)
 	p.slider.Refresh()
 	p.entry.SetText(formatGB(b.Value))
 	share := 100.0
@@ -242,13 +256,7 @@ func (p *modelPanel) submitEntry(s string) {
 	if err != nil || !p.budget.Enabled {
 		return
 	}
-	if v < p.budget.Min {
-		v = p.budget.Min
-	}
-	if v > p.budget.Max {
-		v = p.budget.Max
-	}
-	p.main.actions.SetBudget(v)
+	p.main.actions.SetBudget(p.clamp(v))
 }
 
 func (p *modelPanel) importFile() {
@@ -264,8 +272,14 @@ func (p *modelPanel) importFile() {
 	d.Show()
 }
 
-// formatGB shows bytes as GB with two decimals ("2.41").
-func formatGB(b int64) string { return strconv.FormatFloat(float64(b)/(1<<30), 'f', 2, 64) }
+// formatGB shows bytes as GB: two decimals ("2.41"), more for tiny models.
+func formatGB(b int64) string {
+	gb := float64(b) / (1 << 30)
+	if gb > 0 && gb < 0.1 {
+		return strconv.FormatFloat(gb, 'f', 4, 64)
+	}
+	return strconv.FormatFloat(gb, 'f', 2, 64)
+}
 
 // FormatSize shows bytes in MB or GB.
 func FormatSize(b int64) string {

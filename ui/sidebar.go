@@ -118,7 +118,6 @@ type convRow struct {
 	widget.BaseWidget
 	s     *sidebar
 	conv  Conversation
-	pin   *widget.Icon
 	title *widget.Label
 	snip  *widget.Label
 	menu  *widget.Button
@@ -127,16 +126,16 @@ type convRow struct {
 
 func newConvRow(s *sidebar) *convRow {
 	r := &convRow{s: s}
-	r.pin = widget.NewIcon(theme.RadioButtonCheckedIcon())
 	r.title = widget.NewLabel("")
 	r.title.Truncation = fyne.TextTruncateEllipsis
 	r.snip = widget.NewLabel("")
 	r.snip.SizeName = theme.SizeNameCaptionText
 	r.snip.Importance = widget.LowImportance
 	r.snip.Truncation = fyne.TextTruncateEllipsis
+	r.snip.Hide()
 	r.menu = widget.NewButtonWithIcon("", theme.MoreHorizontalIcon(), r.showMenu)
 	r.menu.Importance = widget.LowImportance
-	r.root = container.NewBorder(nil, nil, r.pin, r.menu, container.NewVBox(r.title, r.snip))
+	r.root = container.NewBorder(nil, nil, nil, r.menu, container.NewVBox(r.title, r.snip))
 	r.ExtendBaseWidget(r)
 	return r
 }
@@ -146,15 +145,16 @@ func (r *convRow) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimple
 func (r *convRow) set(_ int, c Conversation) {
 	r.conv = c
 	r.title.SetText(c.Title)
-	if c.Pinned {
-		r.pin.Show()
-	} else {
-		r.pin.Hide()
-	}
-	if c.Snippet != "" {
+	r.title.TextStyle.Bold = c.Pinned
+	r.title.Refresh()
+	switch {
+	case c.Snippet != "":
 		r.snip.SetText(c.Snippet)
 		r.snip.Show()
-	} else {
+	case c.Pinned:
+		r.snip.SetText("Pinned")
+		r.snip.Show()
+	default:
 		r.snip.Hide()
 	}
 }

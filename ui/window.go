@@ -75,12 +75,17 @@ func New(a fyne.App, w fyne.Window, actions Actions) *Main {
 	m.root = outer
 
 	m.installShortcuts()
-	m.SetSettings(Settings{SendKey: SendEnter, Theme: ThemeSystem})
+	m.settings = Settings{SendKey: SendEnter, Theme: ThemeSystem}
+	m.applySendKey()
 	return m
 }
 
 // SetActions sets (or replaces) who answers the window's actions.
 func (m *Main) SetActions(a Actions) { m.actions = a }
+
+// SetLater replaces how deferred UI work is scheduled (default: fyne.Do
+// from a fresh goroutine). Tests pass a queue they drain themselves.
+func (m *Main) SetLater(later func(func())) { m.chat.later = later }
 
 // Content is the window's content.
 func (m *Main) Content() fyne.CanvasObject { return m.root }
@@ -159,7 +164,7 @@ func (m *Main) SetStatus(text string, warn bool) {
 	if warn {
 		m.status.Importance = widget.WarningImportance
 	} else {
-		m.status.Importance = widget.LowImportance
+		m.status.Importance = widget.MediumImportance
 	}
 	m.status.Refresh()
 }
@@ -178,14 +183,22 @@ func (m *Main) SetBudget(b Budget) { m.models.setBudget(b) }
 // SetSettings records the settings the window needs (send key, theme) and
 // prefills the Settings dialog.
 func (m *Main) SetSettings(s Settings) {
+	themeChanged := s.Theme != m.settings.Theme
 	m.settings = s
+	m.applySendKey()
+	if themeChanged {
+		m.app.Settings().SetTheme(ThemeFor(s.Theme))
+	}
+}
+
+func (m *Main) applySendKey() {
+	s := m.settings
 	m.composer.SendKey = s.SendKey
 	if s.SendKey == SendCtrlEnter {
 		m.composer.SetPlaceHolder("Message SmallThinker… (Ctrl+Enter to send)")
 	} else {
 		m.composer.SetPlaceHolder("Message SmallThinker… (Enter to send, Shift+Enter for a new line)")
 	}
-	m.app.Settings().SetTheme(ThemeFor(s.Theme))
 }
 
 // ShowError reports a failure in a dialog.
