@@ -35,21 +35,19 @@ func getConv(txn *badger.Txn, id ID) (Conversation, error) {
 // and keeps the title's search postings in step.
 func putConv(txn *badger.Txn, old, c *Conversation) error {
 	nk := recentKey(c)
-	var f folder
-	var oldWords map[string]struct{}
 	if old != nil {
 		if ok := recentKey(old); !bytes.Equal(ok, nk) {
 			if err := txn.Delete(ok); err != nil {
 				return err
 			}
 		}
-		if old.Title == c.Title {
-			oldWords = nil
-		} else {
-			oldWords = words(&f, []byte(old.Title))
-		}
 	}
 	if old == nil || old.Title != c.Title {
+		var f folder
+		var oldWords map[string]struct{}
+		if old != nil {
+			oldWords = words(&f, []byte(old.Title))
+		}
 		if err := reindex(txn, c.ID, titleSeq, oldWords, words(&f, []byte(c.Title))); err != nil {
 			return err
 		}

@@ -117,17 +117,18 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		}
 	}
 	if !o.InMemory {
-		if err := checkTables(dir); err != nil {
+		err := withDirLock(dir, func() error { return checkTables(dir) })
+		switch {
+		case errors.Is(err, errHeld):
+			return nil, lockedError(dir)
+		case err != nil:
 			return nil, fmt.Errorf("%w (%s): %v", ErrCorrupt, dir, err)
 		}
 	}
 	db, err := openBadger(badgerOptions(dir, o))
 	if err != nil {
 		if isLockError(err) {
-			if pid, ok := LockHolder(dir); ok {
-				return nil, fmt.Errorf("%w (process %d holds %s)", ErrLocked, pid, dir)
-			}
-			return nil, fmt.Errorf("%w (%s is locked)", ErrLocked, dir)
+			return nil, lockedError(dir)
 		}
 		return nil, fmt.Errorf("%w (%s): %v", ErrCorrupt, dir, err)
 	}
@@ -238,6 +239,13 @@ func (s *Store) Verify() (err error) {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
+}
+
+func lockedError(dir string) error {
+	if pid, ok := LockHolder(dir); ok {
+		return fmt.Errorf("%w (process %d holds %s)", ErrLocked, pid, dir)
+	}
+	return fmt.Errorf("%w (%s is locked)", ErrLocked, dir)
 }
 
 func isLockError(err error) bool {

@@ -500,6 +500,16 @@ func TestLockedByAnotherInstance(t *testing.T) {
 	if errors.Is(err, ErrCorrupt) {
 		t.Error("a lock is not corruption")
 	}
+	// A table the running instance is still writing looks damaged; a second
+	// instance must still say "locked", never "corrupt".
+	partial := filepath.Join(dir, "999999.sst")
+	if err := os.WriteFile(partial, []byte("half a table"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenWith(dir, Options{GCInterval: -1}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open while a table is being written: %v, want ErrLocked", err)
+	}
+	os.Remove(partial)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
