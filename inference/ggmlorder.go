@@ -278,23 +278,61 @@ func softmaxGGML(x []float32, first int) {
 func softmaxExp(x []float32, first int, m float32) {
 	sum := 0.0
 	last := first + len(x)
-	for g := first &^ 7; g < last; g += 8 {
+	g := first &^ 7
+	// A partial group at either end goes through an 8-cell buffer whose
+	// masked cells are -Inf (exp = 0), like the reference's masked cells.
+	partial := func(g int) {
 		var v [8]float32
-		for l := 0; l < 8; l++ {
-			p := g + l
-			if p < first || p >= last {
-				continue
+		for l := range v {
+			if p := g + l; p >= first && p < last {
+				v[l] = x[p-first]
+			} else {
+				v[l] = float32(math.Inf(-1))
 			}
-			e := expf8(float32(x[p-first] - m))
-			x[p-first] = e
-			v[l] = e
 		}
-		sum += float64(hsum8(&v))
+		sum = expGroups(v[:], m, sum)
+		for l := range v {
+			if p := g + l; p >= first && p < last {
+				x[p-first] = v[l]
+			}
+		}
+	}
+	if g < first || g+8 > last {
+		partial(g)
+		g += 8
+	}
+	if full := (last - g) &^ 7; full > 0 {
+		sum = expGroups(x[g-first:g-first+full], m, sum)
+		g += full
+	}
+	if g < last {
+		partial(g)
 	}
 	inv := float32(1 / sum)
 	for i := range x {
 		x[i] *= inv
 	}
+}
+
+// expGroups replaces x (a multiple of 8 long) by ggml_v_expf(x-m), adding
+// each 8-group's hsum8 to sum in float64.
+func expGroups(x []float32, m float32, sum float64) float64 {
+	if s, ok := kernels.SoftmaxGroups(x, m, sum); ok {
+		return s
+	}
+	return expGroupsGo(x, m, sum)
+}
+
+func expGroupsGo(x []float32, m float32, sum float64) float64 {
+	for g := 0; g+8 <= len(x); g += 8 {
+		var v [8]float32
+		for l := range v {
+			v[l] = expf8(float32(x[g+l] - m))
+			x[g+l] = v[l]
+		}
+		sum += float64(hsum8(&v))
+	}
+	return sum
 }
 
 // softmaxRow is softmax over a whole row (no mask, cells from 0): the gating
@@ -305,18 +343,7 @@ func softmaxRow(x []float32) {
 		m = max(m, v)
 	}
 	n8 := len(x) &^ 7
-	sum := 0.0
-	if n8 > 0 {
-		// Same group sums as softmaxExp, without the final scaling.
-		for g := 0; g < n8; g += 8 {
-			var v [8]float32
-			for l := 0; l < 8; l++ {
-				v[l] = expf8(float32(x[g+l] - m))
-				x[g+l] = v[l]
-			}
-			sum += float64(hsum8(&v))
-		}
-	}
+	sum := expGroups(x[:n8], m, 0)
 	for i := n8; i < len(x); i++ {
 		e := float32(math.Exp(float64(float32(x[i] - m))))
 		x[i] = e

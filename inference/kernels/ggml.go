@@ -23,3 +23,14 @@ func SgemmDotF32(a, b []float32) (s float32, ok bool) {
 	}
 	return sgemmDotF32(a, b)
 }
+
+// SoftmaxGroups is the AVX2 loop of ggml_vec_soft_max_f32 over len(x)/8
+// groups of 8 (len(x) a multiple of 8): x[i] = ggml_v_expf(x[i]-max) in
+// place, each group's sum (lo+hi, movehl, movehdup) added in float64 to sum,
+// which it returns. Masked cells passed as -Inf come out exactly 0.
+func SoftmaxGroups(x []float32, max float32, sum float64) (float64, bool) {
+	if len(x)%8 != 0 {
+		panic("kernels: SoftmaxGroups: length is not a multiple of 8")
+	}
+	return softmaxGroups(x, max, sum)
+}

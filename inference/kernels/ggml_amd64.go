@@ -27,3 +27,16 @@ func sgemmDotF32(a, b []float32) (float32, bool) {
 	}
 	return sgemmDotF32AVX2(&a[0], &b[0], len(a)), true
 }
+
+//go:noescape
+func softmaxGroupsAVX2(x *float32, groups int, max float32, sum float64) float64
+
+func softmaxGroups(x []float32, max float32, sum float64) (float64, bool) {
+	if active == levelGeneric {
+		return 0, false
+	}
+	if len(x) < 8 {
+		return sum, true
+	}
+	return softmaxGroupsAVX2(&x[0], len(x)/8, max, sum), true
+}

@@ -86,3 +86,201 @@ sum:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
+
+// ggml_v_expf's constants, 8 lanes each: r, log2(e), ln2 hi/lo, 1.0f bits,
+// abs mask, 126, the polynomial (c3, c4, c1, c2, c0), 0x82000000, 0x7f000000, 192.
+DATA expc<>+0(SB)/4, $0x4b400000
+DATA expc<>+4(SB)/4, $0x4b400000
+DATA expc<>+8(SB)/4, $0x4b400000
+DATA expc<>+12(SB)/4, $0x4b400000
+DATA expc<>+16(SB)/4, $0x4b400000
+DATA expc<>+20(SB)/4, $0x4b400000
+DATA expc<>+24(SB)/4, $0x4b400000
+DATA expc<>+28(SB)/4, $0x4b400000
+DATA expc<>+32(SB)/4, $0x3fb8aa3b
+DATA expc<>+36(SB)/4, $0x3fb8aa3b
+DATA expc<>+40(SB)/4, $0x3fb8aa3b
+DATA expc<>+44(SB)/4, $0x3fb8aa3b
+DATA expc<>+48(SB)/4, $0x3fb8aa3b
+DATA expc<>+52(SB)/4, $0x3fb8aa3b
+DATA expc<>+56(SB)/4, $0x3fb8aa3b
+DATA expc<>+60(SB)/4, $0x3fb8aa3b
+DATA expc<>+64(SB)/4, $0x3f317200
+DATA expc<>+68(SB)/4, $0x3f317200
+DATA expc<>+72(SB)/4, $0x3f317200
+DATA expc<>+76(SB)/4, $0x3f317200
+DATA expc<>+80(SB)/4, $0x3f317200
+DATA expc<>+84(SB)/4, $0x3f317200
+DATA expc<>+88(SB)/4, $0x3f317200
+DATA expc<>+92(SB)/4, $0x3f317200
+DATA expc<>+96(SB)/4, $0x35bfbe8e
+DATA expc<>+100(SB)/4, $0x35bfbe8e
+DATA expc<>+104(SB)/4, $0x35bfbe8e
+DATA expc<>+108(SB)/4, $0x35bfbe8e
+DATA expc<>+112(SB)/4, $0x35bfbe8e
+DATA expc<>+116(SB)/4, $0x35bfbe8e
+DATA expc<>+120(SB)/4, $0x35bfbe8e
+DATA expc<>+124(SB)/4, $0x35bfbe8e
+DATA expc<>+128(SB)/4, $0x3f800000
+DATA expc<>+132(SB)/4, $0x3f800000
+DATA expc<>+136(SB)/4, $0x3f800000
+DATA expc<>+140(SB)/4, $0x3f800000
+DATA expc<>+144(SB)/4, $0x3f800000
+DATA expc<>+148(SB)/4, $0x3f800000
+DATA expc<>+152(SB)/4, $0x3f800000
+DATA expc<>+156(SB)/4, $0x3f800000
+DATA expc<>+160(SB)/4, $0x7fffffff
+DATA expc<>+164(SB)/4, $0x7fffffff
+DATA expc<>+168(SB)/4, $0x7fffffff
+DATA expc<>+172(SB)/4, $0x7fffffff
+DATA expc<>+176(SB)/4, $0x7fffffff
+DATA expc<>+180(SB)/4, $0x7fffffff
+DATA expc<>+184(SB)/4, $0x7fffffff
+DATA expc<>+188(SB)/4, $0x7fffffff
+DATA expc<>+192(SB)/4, $0x42fc0000
+DATA expc<>+196(SB)/4, $0x42fc0000
+DATA expc<>+200(SB)/4, $0x42fc0000
+DATA expc<>+204(SB)/4, $0x42fc0000
+DATA expc<>+208(SB)/4, $0x42fc0000
+DATA expc<>+212(SB)/4, $0x42fc0000
+DATA expc<>+216(SB)/4, $0x42fc0000
+DATA expc<>+220(SB)/4, $0x42fc0000
+DATA expc<>+224(SB)/4, $0x3d2b9f17
+DATA expc<>+228(SB)/4, $0x3d2b9f17
+DATA expc<>+232(SB)/4, $0x3d2b9f17
+DATA expc<>+236(SB)/4, $0x3d2b9f17
+DATA expc<>+240(SB)/4, $0x3d2b9f17
+DATA expc<>+244(SB)/4, $0x3d2b9f17
+DATA expc<>+248(SB)/4, $0x3d2b9f17
+DATA expc<>+252(SB)/4, $0x3d2b9f17
+DATA expc<>+256(SB)/4, $0x3c072010
+DATA expc<>+260(SB)/4, $0x3c072010
+DATA expc<>+264(SB)/4, $0x3c072010
+DATA expc<>+268(SB)/4, $0x3c072010
+DATA expc<>+272(SB)/4, $0x3c072010
+DATA expc<>+276(SB)/4, $0x3c072010
+DATA expc<>+280(SB)/4, $0x3c072010
+DATA expc<>+284(SB)/4, $0x3c072010
+DATA expc<>+288(SB)/4, $0x3efffedb
+DATA expc<>+292(SB)/4, $0x3efffedb
+DATA expc<>+296(SB)/4, $0x3efffedb
+DATA expc<>+300(SB)/4, $0x3efffedb
+DATA expc<>+304(SB)/4, $0x3efffedb
+DATA expc<>+308(SB)/4, $0x3efffedb
+DATA expc<>+312(SB)/4, $0x3efffedb
+DATA expc<>+316(SB)/4, $0x3efffedb
+DATA expc<>+320(SB)/4, $0x3e2aaf33
+DATA expc<>+324(SB)/4, $0x3e2aaf33
+DATA expc<>+328(SB)/4, $0x3e2aaf33
+DATA expc<>+332(SB)/4, $0x3e2aaf33
+DATA expc<>+336(SB)/4, $0x3e2aaf33
+DATA expc<>+340(SB)/4, $0x3e2aaf33
+DATA expc<>+344(SB)/4, $0x3e2aaf33
+DATA expc<>+348(SB)/4, $0x3e2aaf33
+DATA expc<>+352(SB)/4, $0x3f7ffff6
+DATA expc<>+356(SB)/4, $0x3f7ffff6
+DATA expc<>+360(SB)/4, $0x3f7ffff6
+DATA expc<>+364(SB)/4, $0x3f7ffff6
+DATA expc<>+368(SB)/4, $0x3f7ffff6
+DATA expc<>+372(SB)/4, $0x3f7ffff6
+DATA expc<>+376(SB)/4, $0x3f7ffff6
+DATA expc<>+380(SB)/4, $0x3f7ffff6
+DATA expc<>+384(SB)/4, $0x82000000
+DATA expc<>+388(SB)/4, $0x82000000
+DATA expc<>+392(SB)/4, $0x82000000
+DATA expc<>+396(SB)/4, $0x82000000
+DATA expc<>+400(SB)/4, $0x82000000
+DATA expc<>+404(SB)/4, $0x82000000
+DATA expc<>+408(SB)/4, $0x82000000
+DATA expc<>+412(SB)/4, $0x82000000
+DATA expc<>+416(SB)/4, $0x7f000000
+DATA expc<>+420(SB)/4, $0x7f000000
+DATA expc<>+424(SB)/4, $0x7f000000
+DATA expc<>+428(SB)/4, $0x7f000000
+DATA expc<>+432(SB)/4, $0x7f000000
+DATA expc<>+436(SB)/4, $0x7f000000
+DATA expc<>+440(SB)/4, $0x7f000000
+DATA expc<>+444(SB)/4, $0x7f000000
+DATA expc<>+448(SB)/4, $0x43400000
+DATA expc<>+452(SB)/4, $0x43400000
+DATA expc<>+456(SB)/4, $0x43400000
+DATA expc<>+460(SB)/4, $0x43400000
+DATA expc<>+464(SB)/4, $0x43400000
+DATA expc<>+468(SB)/4, $0x43400000
+DATA expc<>+472(SB)/4, $0x43400000
+DATA expc<>+476(SB)/4, $0x43400000
+GLOBL expc<>(SB), RODATA|NOPTR, $480
+
+// func softmaxGroupsAVX2(x *float32, groups int, max float32, sum float64) float64
+// ggml_vec_soft_max_f32's AVX2 loop: for each 8 floats, x = ggml_v_expf(x - max)
+// stored back, summed lo+hi, movehl, movehdup, and added in float64 to sum.
+TEXT ·softmaxGroupsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         groups+8(FP), CX
+	VBROADCASTSS max+16(FP), Y14
+	MOVSD        sum+24(FP), X13
+
+loop:
+	TESTQ        CX, CX
+	JZ           done
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y14, Y0, Y0
+	VMOVUPS      expc<>+0(SB), Y1
+	VFMADD231PS  expc<>+32(SB), Y0, Y1
+	VSUBPS       expc<>+0(SB), Y1, Y2
+	VMOVAPS      Y0, Y3
+	VFNMADD231PS expc<>+64(SB), Y2, Y3
+	VFNMADD231PS expc<>+96(SB), Y2, Y3
+	VPSLLD       $23, Y1, Y4
+	VPADDD       expc<>+128(SB), Y4, Y5
+	VANDPS       expc<>+160(SB), Y2, Y6
+	VCMPPS       $0x1e, expc<>+192(SB), Y6, Y6
+	VMULPS       Y3, Y3, Y7
+	VMOVUPS      expc<>+224(SB), Y8
+	VFMADD231PS  expc<>+256(SB), Y3, Y8
+	VMOVUPS      expc<>+288(SB), Y9
+	VFMADD231PS  expc<>+320(SB), Y3, Y9
+	VFMADD231PS  Y7, Y8, Y9
+	VMULPS       expc<>+352(SB), Y3, Y10
+	VFMADD231PS  Y7, Y9, Y10
+	VMOVAPS      Y5, Y11
+	VFMADD231PS  Y5, Y10, Y11
+	VMOVMSKPS    Y6, AX
+	TESTL        AX, AX
+	JZ           store
+	VXORPS       Y7, Y7, Y7
+	VCMPPS       $0x12, Y7, Y2, Y7
+	VANDPS       expc<>+384(SB), Y7, Y7
+	VPADDD       expc<>+416(SB), Y7, Y8
+	VPSUBD       Y7, Y4, Y9
+	VANDPS       expc<>+160(SB), Y2, Y12
+	VCMPPS       $0x1e, expc<>+448(SB), Y12, Y12
+	VMULPS       Y8, Y8, Y1
+	VMOVAPS      Y9, Y0
+	VFMADD231PS  Y10, Y9, Y0
+	VMULPS       Y8, Y0, Y0
+	VANDPS       Y6, Y0, Y0
+	VANDNPS      Y11, Y6, Y2
+	VORPS        Y2, Y0, Y0
+	VANDPS       Y12, Y1, Y1
+	VANDNPS      Y0, Y12, Y0
+	VORPS        Y1, Y0, Y11
+
+store:
+	VMOVUPS      Y11, (SI)
+	VEXTRACTF128 $0x01, Y11, X1
+	VADDPS       X11, X1, X1
+	VMOVHLPS     X1, X1, X2
+	VADDPS       X2, X1, X1
+	VMOVSHDUP    X1, X2
+	VADDSS       X2, X1, X1
+	VCVTSS2SD    X1, X1, X1
+	VADDSD       X1, X13, X13
+	ADDQ         $0x20, SI
+	DECQ         CX
+	JMP          loop
+
+done:
+	VZEROUPPER
+	MOVSD X13, ret+32(FP)
+	RET
