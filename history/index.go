@@ -225,7 +225,7 @@ func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
-		if len(k) < len(p)+1+16 || k[len(k)-17] != 0 {
+		if len(k) < len(p)+16 || len(k) < len(prefixWord)+17 || k[len(k)-17] != 0 {
 			continue
 		}
 		var id ID

@@ -28,7 +28,8 @@ type SearchHit struct {
 // thinking, contain every term of query. Terms are separated by spaces;
 // "a quoted phrase" is one term. Matching is case-insensitive (Unicode simple
 // case folding, composed and decomposed accents alike) and a term matches at
-// the start of a word: "cach" finds "Cache" and "caching", not "ecache". Hits
+// the start of a word: "cach" finds "Cache" and "caching", not "ecache"; a
+// one-letter term matches only that word. Hits
 // come in sidebar order (pinned, then newest conversation first), the title
 // hit before message hits, messages in order; limit <= 0 means all.
 //
@@ -202,6 +203,9 @@ func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
 			break
 		}
 		next := map[ID][]uint64{}
+		if wholeWord(w) {
+			w = append(w[:len(w):len(w)], 0) // the word itself, not a prefix
+		}
 		err := scanWord(txn, w, func(id ID, seqs []uint64) {
 			if i > 0 {
 				prev, ok := cands[id]
@@ -371,26 +375,41 @@ func (f *folder) contains(term, text []byte) bool {
 }
 
 // containsAtWord reports whether term occurs in text starting at a word
-// start, the same rule the index uses.
+// start, the same rule the index uses; a one-letter term must be a whole
+// word (see wholeWord).
 func containsAtWord(text, term []byte) bool {
 	first, _ := utf8.DecodeRune(term)
 	anywhere := !isWordRune(first) || isCJK(first)
+	whole := wholeWord(term)
 	for off := 0; ; {
 		i := bytes.Index(text[off:], term)
 		if i < 0 {
 			return false
 		}
 		i += off
-		if anywhere || i == 0 {
-			return true
+		start := anywhere || i == 0
+		if !start {
+			prev, _ := utf8.DecodeLastRune(text[:i])
+			start = !isWordRune(prev) || isCJK(prev)
 		}
-		prev, _ := utf8.DecodeLastRune(text[:i])
-		if !isWordRune(prev) || isCJK(prev) {
+		if start && whole {
+			next, _ := utf8.DecodeRune(text[i+len(term):])
+			start = i+len(term) == len(text) || !isWordRune(next) || isCJK(next)
+		}
+		if start {
 			return true
 		}
 		_, n := utf8.DecodeRune(text[i:])
 		off = i + n
 	}
+}
+
+// wholeWord: a one-letter query word ("a", "x") matches only that word, not
+// every word it starts; as a prefix it would match a large part of the
+// index and tell the user nothing.
+func wholeWord(w []byte) bool {
+	r, n := utf8.DecodeRune(w)
+	return n == len(w) && isWordRune(r) && !isCJK(r)
 }
 
 // matchAllSplit: every term occurs in text or in thinking.

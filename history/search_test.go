@@ -57,6 +57,8 @@ func TestSearch(t *testing.T) {
 		{`"token memory"`, []hit{{code.ID, false, 0}}},                                   // a phrase keeps its order
 		{"token memory", []hit{{code.ID, false, 0}, {code.ID, false, 1}}},                // separate terms do not
 		{"c++", []hit{{code.ID, false, 2}}},                                              //
+		{"a", []hit{{code.ID, false, 0}, {code.ID, false, 1}}},                           // one letter: the word "a" only, not "atomics" or "an"
+		{"l", []hit{{intl.ID, false, 1}}},                                                // "L'école"
 		{"channel", []hit{{code.ID, true, 0}, {code.ID, false, 0}}},                      // pinned conversation first
 		{"nothing-like-this", nil},                                                       //
 		{"   ", nil},                                                                     //
