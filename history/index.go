@@ -221,7 +221,9 @@ func convPostings(f *folder, title string, msgs []Message) map[string][]uint64 {
 // that starts with prefix (so one conversation can come more than once).
 func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
 	p := append(append([]byte{}, prefixWord...), prefix...)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 256})
+	// No value prefetching: the lists are small and stored inline, and
+	// Badger's prefetch starts goroutines.
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()

@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -203,6 +204,7 @@ func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
 			break
 		}
 		next := map[ID][]uint64{}
+		merged := map[ID]bool{} // lists from several words, to sort and dedupe
 		if wholeWord(w) {
 			w = append(w[:len(w):len(w)], 0) // the word itself, not a prefix
 		}
@@ -218,12 +220,16 @@ func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
 				}
 			}
 			if have, ok := next[id]; ok { // another word with the same prefix
-				seqs = unionSorted(have, seqs)
+				seqs = append(have, seqs...)
+				merged[id] = true
 			}
 			next[id] = seqs
 		})
 		if err != nil {
 			return nil, err
+		}
+		for id := range merged {
+			next[id] = sortedSet(next[id])
 		}
 		cands, total = next, 0
 		for _, seqs := range cands {
@@ -253,25 +259,10 @@ func intersectSorted(a, b []uint64) []uint64 {
 	return out
 }
 
-func unionSorted(a, b []uint64) []uint64 {
-	out := make([]uint64, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] < b[j]:
-			out = append(out, a[i])
-			i++
-		case a[i] > b[j]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i++
-			j++
-		}
-	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
+// sortedSet sorts seqs and drops duplicates, in place.
+func sortedSet(seqs []uint64) []uint64 {
+	slices.Sort(seqs)
+	return slices.Compact(seqs)
 }
 
 // allPostings lists every title and message, for queries without words.
