@@ -11,16 +11,68 @@ import (
 // assembly, and the documented semantics of the assembly versions (which
 // differ only in float summation order). Bounds are checked by the callers.
 
+// The quantized gemv fallbacks compute in the SIMD kernels' order (and so
+// llama.cpp's AVX2 order), not quant's block-by-block reference order: per
+// block, 8 int32 lanes of 4 consecutive products, each FMA'd with
+// d = d_w·d_x into its own float32 lane, the lanes reduced as AVX2 does.
+// The results are bit-identical to the assembly, except that fma32 rounds
+// twice (via float64), which can differ in the last bit in rare cases.
+
 func gemvQ4_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	for r := range out {
-		out[r] = quant.DotQ4_0Q8_0(w[r*rowBytes:], x, nb*qk)
+		row := w[r*rowBytes:]
+		var acc [8]float32
+		for b := 0; b < nb; b++ {
+			wb := (*[q4_0Bytes]byte)(row[b*q4_0Bytes:])
+			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
+			d := fp16(wb[0], wb[1]) * fp16(xb[0], xb[1])
+			for k := 0; k < 8; k++ {
+				s := int32(0)
+				for j := 4 * k; j < 4*k+4; j++ {
+					q := int32(wb[2+j%16]&0x0f) - 8
+					if j >= 16 {
+						q = int32(wb[2+j%16]>>4) - 8
+					}
+					s += q * int32(int8(xb[2+j]))
+				}
+				acc[k] = fma32(float32(s), d, acc[k])
+			}
+		}
+		out[r] = hsum8(&acc)
 	}
 }
 
 func gemvQ8_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	for r := range out {
-		out[r] = quant.DotQ8_0Q8_0(w[r*rowBytes:], x, nb*qk)
+		row := w[r*rowBytes:]
+		var acc [8]float32
+		for b := 0; b < nb; b++ {
+			wb := (*[q8_0Bytes]byte)(row[b*q8_0Bytes:])
+			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
+			d := fp16(wb[0], wb[1]) * fp16(xb[0], xb[1])
+			for k := 0; k < 8; k++ {
+				s := int32(0)
+				for j := 4 * k; j < 4*k+4; j++ {
+					s += int32(int8(wb[2+j])) * int32(int8(xb[2+j]))
+				}
+				acc[k] = fma32(float32(s), d, acc[k])
+			}
+		}
+		out[r] = hsum8(&acc)
 	}
+}
+
+func fp16(lo, hi byte) float32 { return quant.FP16ToFP32(uint16(lo) | uint16(hi)<<8) }
+
+// fma32 is a·b+c rounded once to float64 and then to float32.
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
+}
+
+// hsum8 adds 8 lanes the way the AVX2 kernels do: lo+hi, movehl, movehdup.
+func hsum8(a *[8]float32) float32 {
+	t0, t1, t2, t3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
+	return (t0 + t2) + (t1 + t3)
 }
 
 // dotF16Generic sums in float32 like the SIMD kernels (quant.DotF16 sums in float64).

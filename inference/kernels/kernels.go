@@ -21,9 +21,10 @@
 //
 // The implementation is chosen once at start-up from CPUID (Impl names it):
 // on amd64 "avx512vnni" or "avxvnni" when the CPU has VPDPBUSD, "avx2" with
-// AVX2+FMA+F16C; on arm64 "neondot" (SDOT for the Q4_0/Q8_0 dots, summed in
-// the reference's block order) or "neon" (NEON Dot and Axpy only); otherwise
-// "purego".
+// AVX2+FMA+F16C; on arm64 "neondot" (SDOT for the Q4_0/Q8_0 dots) or "neon"
+// (NEON Dot and Axpy only); otherwise "purego". The Q4_0/Q8_0 dots of every
+// implementation round identically (AVX2's lane order, see generic.go), so
+// an arm64 or purego build computes the same logits as amd64.
 // The purego build tag, and other architectures, use the plain-Go kernels.
 // The VNNI variants are only encoding-checked (this project's CI machine lacks
 // VNNI); the arm64 kernels are tested under qemu-aarch64 (see kernels_arm64.s). Each assembly call does a bounded amount of work (at most

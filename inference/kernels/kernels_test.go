@@ -399,3 +399,35 @@ func TestImplMatchesCPU(t *testing.T) {
 	}
 	t.Logf("implementation %s; available %v", Impl(), ls)
 }
+
+// TestQuantizedLevelsAgree checks that every implementation's Q4_0/Q8_0
+// dots are bit-identical to the plain-Go lane model (which mirrors AVX2).
+func TestQuantizedLevelsAgree(t *testing.T) {
+	const n, rows = 1536, 64
+	r := rand.New(rand.NewPCG(13, 14))
+	x := randQ8_0(r, 1, n)
+	for _, k := range []struct {
+		name string
+		w    []byte
+		rb   int
+		gemv func(w []byte, rowBytes int, x []byte, n int, out []float32)
+	}{
+		{"Q4_0", randQ4_0(r, rows, n), n / qk * q4_0Bytes, GemvQ4_0Q8_0},
+		{"Q8_0", randQ8_0(r, rows, n), n / qk * q8_0Bytes, GemvQ8_0Q8_0},
+	} {
+		saved := active
+		active = levelGeneric
+		want := make([]float32, rows)
+		k.gemv(k.w, k.rb, x, n, want)
+		active = saved
+		forEachLevel(t, func(t *testing.T) {
+			got := make([]float32, rows)
+			k.gemv(k.w, k.rb, x, n, got)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%s row %d: %g, plain-Go lane model %g", k.name, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

@@ -3,8 +3,8 @@
 package kernels
 
 // gemvQ4_0Q8_0NEON sets out[r] to the dot product of row r of w (nb Q4_0
-// blocks, rows rowBytes apart) with the Q8_0 row x; like
-// quant.DotQ4_0Q8_0 it adds d_w·d_x·Σw·x block by block in float32.
+// blocks, rows rowBytes apart) with the Q8_0 row x, bit-identical to
+// gemvQ4_0Q8_0AVX2 (see kernels_arm64.s).
 //
 //go:noescape
 func gemvQ4_0Q8_0NEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
