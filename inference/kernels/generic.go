@@ -26,15 +26,15 @@ func gemvQ4_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32
 			wb := (*[q4_0Bytes]byte)(row[b*q4_0Bytes:])
 			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
 			d := fp16(wb[0], wb[1]) * fp16(xb[0], xb[1])
+			var q [qk]int32
+			for j := 0; j < 16; j++ {
+				q[j] = int32(wb[2+j]&0x0f) - 8
+				q[j+16] = int32(wb[2+j]>>4) - 8
+			}
 			for k := 0; k < 8; k++ {
-				s := int32(0)
-				for j := 4 * k; j < 4*k+4; j++ {
-					q := int32(wb[2+j%16]&0x0f) - 8
-					if j >= 16 {
-						q = int32(wb[2+j%16]>>4) - 8
-					}
-					s += q * int32(int8(xb[2+j]))
-				}
+				j := 4 * k
+				s := q[j]*int32(int8(xb[2+j])) + q[j+1]*int32(int8(xb[3+j])) +
+					q[j+2]*int32(int8(xb[4+j])) + q[j+3]*int32(int8(xb[5+j]))
 				acc[k] = fma32(float32(s), d, acc[k])
 			}
 		}
@@ -51,10 +51,9 @@ func gemvQ8_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32
 			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
 			d := fp16(wb[0], wb[1]) * fp16(xb[0], xb[1])
 			for k := 0; k < 8; k++ {
-				s := int32(0)
-				for j := 4 * k; j < 4*k+4; j++ {
-					s += int32(int8(wb[2+j])) * int32(int8(xb[2+j]))
-				}
+				j := 2 + 4*k
+				s := int32(int8(wb[j]))*int32(int8(xb[j])) + int32(int8(wb[j+1]))*int32(int8(xb[j+1])) +
+					int32(int8(wb[j+2]))*int32(int8(xb[j+2])) + int32(int8(wb[j+3]))*int32(int8(xb[j+3]))
 				acc[k] = fma32(float32(s), d, acc[k])
 			}
 		}
