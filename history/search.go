@@ -3,9 +3,11 @@ package history
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -85,25 +87,56 @@ func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 		// batch in key order, so one iterator moves forward and each block
 		// is decompressed about once; batches in result order, so checking
 		// stops soon after limit hits.
-		v := verifier{txn: txn, terms: terms}
-		v.it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
-		defer v.it.Close()
+		// Large batches are split into key ranges checked in parallel,
+		// each by its own verifier (a read-only transaction may have
+		// several iterators).
+		vs := make([]*verifier, min(4, runtime.GOMAXPROCS(0)))
+		for i := range vs {
+			vs[i] = &verifier{txn: txn, terms: terms}
+			vs[i].it = txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg})
+			defer vs[i].it.Close()
+		}
 		// Batches grow from one conversation, so a common word stops after
 		// a conversation or two and a rare one still gets long forward runs.
 		for from, batch := 0, 1; from < len(order) && !(limit > 0 && len(hits) >= limit); from, batch = from+batch, min(2*batch, 64) {
-			ids := append([]ID(nil), order[from:min(from+batch, len(order))]...)
+			ids := order[from:min(from+batch, len(order))]
 			byKey := append([]ID(nil), ids...)
 			sort.Slice(byKey, func(i, j int) bool { return bytes.Compare(byKey[i][:], byKey[j][:]) < 0 })
-			found := map[ID][]SearchHit{}
-			for _, id := range byKey {
-				h, err := v.conv(id, cands[id])
-				if err != nil {
-					return err
+			parts := 1
+			if len(byKey) >= 8 {
+				parts = len(vs)
+			}
+			found := make([]map[ID][]SearchHit, parts)
+			errs := make([]error, parts)
+			var wg sync.WaitGroup
+			for p := 0; p < parts; p++ {
+				part := byKey[p*len(byKey)/parts : (p+1)*len(byKey)/parts]
+				found[p] = make(map[ID][]SearchHit, len(part))
+				check := func() {
+					for _, id := range part {
+						h, err := vs[p].conv(id, cands[id])
+						if err != nil {
+							errs[p] = err
+							return
+						}
+						found[p][id] = h
+					}
 				}
-				found[id] = h
+				if parts == 1 {
+					check()
+					continue
+				}
+				wg.Add(1)
+				go func() { defer wg.Done(); check() }()
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return err
 			}
 			for _, id := range ids {
-				hits = append(hits, found[id]...)
+				for p := range found {
+					hits = append(hits, found[p][id]...)
+				}
 			}
 		}
 		if limit > 0 && len(hits) > limit {

@@ -122,3 +122,39 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchManyConversations: results across many conversations (checked
+// in parallel batches) keep the sidebar order and respect the limit.
+func TestSearchManyConversations(t *testing.T) {
+	s, clock := newTestStore(t)
+	var want []ID
+	for i := 0; i < 70; i++ {
+		clock.advance(time.Minute)
+		c := mustCreate(t, s, Conversation{Title: fmt.Sprint("chat ", i)})
+		text := "nothing here"
+		if i%3 != 0 {
+			text = fmt.Sprintf("needle number %d", i)
+			want = append([]ID{c.ID}, want...) // newest first
+		}
+		mustAppend(t, s, c.ID, RoleUser, text)
+		mustAppend(t, s, c.ID, RoleAssistant, "filler reply")
+	}
+	for _, limit := range []int{0, 1, 7, 30} {
+		hits, err := s.Search("needle", limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(want)
+		if limit > 0 {
+			n = min(limit, n)
+		}
+		if len(hits) != n {
+			t.Fatalf("limit %d: %d hits, want %d", limit, len(hits), n)
+		}
+		for i, h := range hits {
+			if h.ConvID != want[i] || h.Seq != 0 || h.InTitle {
+				t.Fatalf("limit %d: hit %d is %s/%d, want %s/0", limit, i, h.ConvID, h.Seq, want[i])
+			}
+		}
+	}
+}
