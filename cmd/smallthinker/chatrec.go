@@ -79,13 +79,11 @@ func (c *chatRecorder) Close() error {
 
 // Update appends a streamed piece; the history checkpoints it every ~2 s.
 func (r *replyRecorder) Update(piece string, s inference.Stats) {
-	if r.r == nil || r.err != nil {
+	if r.r == nil {
 		return
 	}
 	r.text.WriteString(piece)
-	if err := r.r.Update(r.text.String(), "", historyStats(s, 0)); err != nil {
-		r.err = err
-	}
+	r.r.Update(r.text.String(), "", historyStats(s, 0)) // a failed checkpoint is retried by the next one and by Finish
 }
 
 // Finish writes the whole reply for good.
@@ -93,9 +91,7 @@ func (r *replyRecorder) Finish(res inference.Result) error {
 	if r.r == nil {
 		return r.err
 	}
-	if r.err != nil {
-		return r.err
-	}
+	// A failed checkpoint does not stop the final write: Finish saves the whole reply.
 	_, err := r.r.Finish(res.Text, "", historyStats(res.Stats, 0), string(res.Reason))
 	return err
 }
