@@ -3,6 +3,7 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -225,5 +226,41 @@ func TestBudgetSliderAndReopen(t *testing.T) {
 	}
 	if got := h2.c.cfg.Settings.MaxTokens; got != 8 {
 		t.Fatalf("settings not remembered: max tokens %d", got)
+	}
+}
+
+// Switching chats mid-reply stops the reply, keeps it in its own chat and
+// never blocks the UI goroutine on the engine.
+func TestSwitchChatMidReply(t *testing.T) {
+	h := newHarness(t, t.TempDir(), testSettings(8))
+	h.waitModel()
+	h.send("First chat")
+	h.waitFor("the first reply", func() bool { return h.idle() && len(h.messages()) == 2 })
+	first := h.c.conv
+
+	h.c.ApplySettings(testSettings(100000))
+	h.waitModel()
+	h.tap("New chat")
+	h.send("Long answer please")
+	h.waitFor("streaming", func() bool {
+		m := h.messages()
+		return len(m) == 2 && m[1].Streaming && m[1].Content != ""
+	})
+	second := h.c.conv
+	start := time.Now()
+	h.c.SelectConversation(first.String())
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("switching chats blocked the UI goroutine for %v", d)
+	}
+	h.waitFor("the first chat, idle", func() bool {
+		m := h.messages()
+		return h.idle() && h.c.conv == first && len(m) == 2 && m[0].Content == "First chat"
+	})
+	msgs, err := h.store.Messages(second)
+	if err != nil || len(msgs) != 2 || msgs[1].StopReason != string(inference.StopCancelled) || msgs[1].Text == "" {
+		t.Fatalf("the interrupted reply should be kept, stopped, in its chat: %v %+v", err, msgs)
+	}
+	if m := h.messages(); m[1].Content == msgs[1].Text {
+		t.Fatal("the other chat's reply leaked into this one")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"smallthinker/history"
@@ -61,13 +62,16 @@ type Controller struct {
 	loadGen   int
 	session   Session
 	gen       *generation
+
+	budgetMu  sync.Mutex   // serialises budget changes on the engine
+	budgetGen atomic.Int64 // the latest budget request; older ones are skipped
 }
 
 // generation is one streaming reply. Fields under mu are written by the
 // engine goroutine and read by the redraw ticker.
 type generation struct {
-	conv   history.ID
-	index  int // the reply's index in msgs
+	conv   history.ID // zero until a new chat is stored; then only touched on the UI goroutine
+	index  int        // the reply's index in msgs
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -208,7 +212,7 @@ func toUIConversations(convs []history.Conversation) []ui.Conversation {
 
 // NewChat starts an empty chat; it is stored when its first message is sent.
 func (c *Controller) NewChat() {
-	c.stopGeneration()
+	c.Stop()
 	c.conv = history.ID{}
 	c.msgs = nil
 	c.session = nil
@@ -226,7 +230,7 @@ func (c *Controller) SelectConversation(id string) {
 		c.view.ShowError(err)
 		return
 	}
-	c.stopGeneration()
+	c.Stop() // the reply is saved as stopped; its goroutine ends on its own
 	c.do(func() {
 		msgs, err := c.store.Messages(cid)
 		if errors.Is(err, history.ErrNotFound) {
@@ -369,15 +373,23 @@ func (c *Controller) Stop() {
 	}
 }
 
-// stopGeneration cancels the running generation and waits for it to end.
-// The engine stops within one token, so the wait is short.
+// stopGeneration cancels the running generation and waits for it to end
+// (only at shutdown: elsewhere the UI goroutine never waits on the engine).
 func (c *Controller) stopGeneration() {
+	if done := c.cancelGeneration(); done != nil {
+		<-done
+	}
+}
+
+// cancelGeneration cancels the running generation and returns the channel
+// closed when it has ended (nil if none runs).
+func (c *Controller) cancelGeneration() <-chan struct{} {
 	g := c.gen
 	if g == nil {
-		return
+		return nil
 	}
 	g.cancel()
-	<-g.done
+	return g.done
 }
 
 func (c *Controller) samplerOptions() inference.GenerateOptions {
@@ -462,13 +474,17 @@ func (c *Controller) generate(keep int, userText *string) {
 		shown := append(append([]history.Message(nil), msgs...), reply.Message())
 		c.post(func() {
 			g.index = len(shown) - 1
-			c.conv, c.msgs = conv, shown
-			c.view.SetMessages(c.uiMessages())
-			c.refreshList()
-			if c.cfg.LastConversation != conv.String() {
-				c.cfg.LastConversation = conv.String()
-				c.saveConfig()
+			stillHere := c.conv == g.conv // the user may have switched chats meanwhile
+			g.conv = conv
+			if stillHere {
+				c.conv, c.msgs = conv, shown
+				c.view.SetMessages(c.uiMessages())
+				if c.cfg.LastConversation != conv.String() {
+					c.cfg.LastConversation = conv.String()
+					c.saveConfig()
+				}
 			}
+			c.refreshList()
 		})
 
 		req := make([]inference.Message, 0, len(msgs)+1)
@@ -505,7 +521,9 @@ func (c *Controller) generate(keep int, userText *string) {
 		}
 		final, saveErr := reply.Finish(text, "", toHistoryStats(stats), reason)
 		c.post(func() {
-			c.gen = nil
+			if c.gen == g {
+				c.gen = nil
+			}
 			if c.conv == conv && g.index < len(c.msgs) {
 				c.msgs[g.index] = final
 				um := toUIMessage(final)
@@ -514,9 +532,11 @@ func (c *Controller) generate(keep int, userText *string) {
 				}
 				c.view.UpdateMessage(g.index, um)
 			}
-			c.view.SetGenerating(false)
-			status, warn := liveStatus(stats, false)
-			c.view.SetStatus(status, warn)
+			c.view.SetGenerating(c.gen != nil)
+			if c.conv == conv {
+				status, warn := liveStatus(stats, false)
+				c.view.SetStatus(status, warn)
+			}
 			if saveErr != nil {
 				c.view.ShowError(fmt.Errorf("saving the reply: %w", saveErr))
 			}
@@ -544,7 +564,7 @@ func (c *Controller) redrawLoop(g *generation, reply *history.Reply, stop <-chan
 		}
 		reply.Update(text, "", toHistoryStats(stats)) // a failed checkpoint is retried by the next one
 		c.post(func() {
-			if c.gen != g || c.conv != g.conv && !g.conv.IsZero() || g.index >= len(c.msgs) {
+			if c.gen != g || c.conv != g.conv || g.index >= len(c.msgs) {
 				return
 			}
 			m := c.msgs[g.index]

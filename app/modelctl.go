@@ -178,7 +178,7 @@ func (c *Controller) SelectModel(id string) {
 		c.download(ch)
 		return
 	}
-	c.stopGeneration()
+	running := c.cancelGeneration()
 	c.loadGen++
 	gen := c.loadGen
 	old := c.model
@@ -193,8 +193,11 @@ func (c *Controller) SelectModel(id string) {
 		ContextLength: c.cfg.Settings.ContextLength,
 	}
 	c.goAsync(func() {
+		if running != nil {
+			<-running // the engine stops within one token; then the old model can go
+		}
 		if old != nil {
-			old.Close() // no generation is running: stopGeneration waited for it
+			old.Close()
 		}
 		m, err := c.engine.Load(ch.path, opts)
 		c.post(func() {
@@ -266,7 +269,13 @@ func (c *Controller) SetBudget(bytes int64) {
 	bytes = max(info.MinBudget, min(info.MaxBudget, bytes))
 	path := c.modelPath
 	c.showBudget(bytes)
+	gen := c.budgetGen.Add(1)
 	c.goAsync(func() { // shrinking the expert cache may take a moment
+		c.budgetMu.Lock()
+		defer c.budgetMu.Unlock()
+		if gen != c.budgetGen.Load() {
+			return // a newer budget was chosen meanwhile: only the last one applies
+		}
 		err := m.SetBudget(bytes)
 		c.post(func() {
 			if err != nil {
