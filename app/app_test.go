@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -263,4 +265,49 @@ func TestSwitchChatMidReply(t *testing.T) {
 	if m := h.messages(); m[1].Content == msgs[1].Text {
 		t.Fatal("the other chat's reply leaked into this one")
 	}
+}
+
+// Importing a GGUF from elsewhere lists it, loads it (unloading the demo
+// model) and chats with it: here the shared tiny test model.
+func TestImportTinyModelAndChat(t *testing.T) {
+	src, err := filepath.Abs(filepath.Join("..", "..", "shared", "testdata", "models", "tiny-swa-sigmoid-q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("shared test model absent (%v)", err)
+	}
+	h := newHarness(t, t.TempDir(), testSettings(16))
+	h.waitModel()
+	demo := h.c.model
+	h.c.ImportModel(src)
+	h.waitFor("the imported model to load", func() bool { return h.c.model != nil && h.c.model != demo })
+	if got := h.c.model.Info().Path; got != src {
+		t.Fatalf("loaded %s, want the imported %s", got, src)
+	}
+	found := false
+	for _, o := range h.parts().ModelPicker.Options {
+		if strings.Contains(o, "Q4_0") && !strings.Contains(o, "Demo") && !strings.Contains(o, "not installed") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("imported model not in the picker: %q", h.parts().ModelPicker.Options)
+	}
+	h.send("Hi")
+	h.waitFor("a reply from the tiny model", func() bool {
+		m := h.messages()
+		return h.idle() && len(m) == 2 && !m[1].Streaming
+	})
+	if s := h.storedMessages(); len(s) != 2 || s[1].Model == "" {
+		t.Fatalf("stored: %+v", s)
+	}
+
+	// Switching back to the demo model through the picker unloads the tiny one.
+	for _, o := range h.parts().ModelPicker.Options {
+		if strings.Contains(o, "Demo") {
+			h.parts().ModelPicker.SetSelected(o)
+		}
+	}
+	h.waitFor("the demo model again", func() bool { return h.c.model != nil && h.c.model.Info().Path != src })
 }

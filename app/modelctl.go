@@ -129,8 +129,8 @@ func (c *Controller) modelName() string {
 }
 
 // refreshModels rescans the models directory; autoload loads the last used
-// (or best installed) model when none is loaded.
-func (c *Controller) refreshModels(autoload bool) {
+// (or best installed) model when none is loaded, or the model with ID load.
+func (c *Controller) refreshModels(autoload bool, load ...string) {
 	c.goAsync(func() {
 		list, err := listModels(c.paths.Models)
 		c.post(func() {
@@ -140,6 +140,10 @@ func (c *Controller) refreshModels(autoload bool) {
 			}
 			c.models = list
 			c.view.SetModels(c.uiChoices(), c.modelPath)
+			if len(load) > 0 {
+				c.SelectModel(load[0])
+				return
+			}
 			if autoload && c.modelPath == "" {
 				if id := c.defaultModel(); id != "" {
 					c.SelectModel(id)
@@ -299,9 +303,7 @@ func (c *Controller) ImportModel(path string) {
 				c.view.ShowError(fmt.Errorf("importing %s: %w", filepath.Base(path), err))
 				return
 			}
-			c.cfg.LastModel = info.Path
-			c.refreshModels(false)
-			c.post(func() { c.SelectModel(info.Path) })
+			c.refreshModels(false, info.Path)
 		})
 	})
 }
@@ -338,9 +340,7 @@ func (c *Controller) download(ch modelChoice) {
 				c.view.SetModels(c.uiChoices(), c.modelPath)
 				return
 			}
-			c.cfg.LastModel = path
-			c.modelPath = ""
-			c.refreshModels(true)
+			c.refreshModels(false, path)
 		})
 	})
 }
