@@ -477,8 +477,16 @@ func (c *Controller) generate(keep int, userText *string) {
 			stillHere := c.conv == g.conv // the user may have switched chats meanwhile
 			g.conv = conv
 			if stillHere {
+				appended := len(c.msgs) == keep // a plain send: only new rows to draw
 				c.conv, c.msgs = conv, shown
-				c.view.SetMessages(c.uiMessages())
+				if appended {
+					all := c.uiMessages()
+					for i := keep; i < len(all); i++ {
+						c.view.UpdateMessage(i, all[i])
+					}
+				} else {
+					c.view.SetMessages(c.uiMessages())
+				}
 				if c.cfg.LastConversation != conv.String() {
 					c.cfg.LastConversation = conv.String()
 					c.saveConfig()
