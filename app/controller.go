@@ -675,8 +675,13 @@ func liveStatus(s inference.Stats, running bool) (string, bool) {
 	if s.TimeToFirst > 0 {
 		parts = append(parts, fmt.Sprintf("first token %.2f s", s.TimeToFirst.Seconds()))
 	}
-	if s.GeneratedTokens > 0 || s.CacheHitRate > 0 {
+	switch {
+	case s.CacheHitRate > 0 || s.SSDBytesRead > 0:
 		parts = append(parts, fmt.Sprintf("expert cache %.0f%% hits", 100*s.CacheHitRate))
+	case s.GeneratedTokens > 0:
+		// No cache lookups and no reads: every expert is resident (the
+		// engine then reports a zero hit rate, which would read as "all misses").
+		parts = append(parts, "all experts in RAM")
 	}
 	if s.SSDMBs > 0 {
 		parts = append(parts, fmt.Sprintf("SSD %.0f MB/s", s.SSDMBs))

@@ -30,6 +30,8 @@ func TestLiveStatus(t *testing.T) {
 			[]string{"Reading", "almost full"}, false},
 		{"no SSD reads", inference.Stats{GeneratedTokens: 5, DecodeTokS: 30, CacheHitRate: 1, ContextUsed: 50, ContextSize: 100}, false,
 			[]string{"expert cache 100% hits"}, []string{"SSD"}, false},
+		{"no expert cache at all", inference.Stats{GeneratedTokens: 5, DecodeTokS: 30, ContextUsed: 50, ContextSize: 100}, false,
+			[]string{"all experts in RAM"}, []string{"hits", "SSD"}, false},
 		{"context nearly full", inference.Stats{GeneratedTokens: 5, ContextUsed: 3500, ContextSize: 4096}, true,
 			[]string{"context 3500 / 4096", "almost full"}, nil, true},
 	}
