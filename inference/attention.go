@@ -19,6 +19,11 @@ func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
 		t.acc = make([][]float32, n)
 	}
 	s.m.exec.For(T*s.m.Config.Heads, 1, t)
+	// Workers write different heads of the same rows: mark the rows changed
+	// here, once, not from every worker (that would be a data race).
+	for tok := 0; tok < T; tok++ {
+		s.att[tok].invalidate()
+	}
 }
 
 type attnTask struct {
@@ -84,7 +89,6 @@ func (t *attnTask) Run(worker, lo, hi int) {
 				out[e] = reduceF32x8(&v)
 			}
 		}
-		t.s.att[tok].invalidate()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"smallthinker/weights/experts"
 )
@@ -188,3 +189,15 @@ func fmtBytes(n int64) string {
 
 // cachePtr is the live expert cache (nil while experts are used in place).
 type cachePtr = atomic.Pointer[experts.Cache]
+
+// expertStats fills the expert-cache figures of st with what happened since
+// the snapshot since (hit rate 1 when every expert is resident).
+func (m *Model) expertStats(st *Stats, since experts.Stats) {
+	d := m.ExpertStats().Sub(since)
+	st.CacheHitRate = HitRate(d)
+	st.SSDBytesRead = d.BytesRead
+	st.SSDMBs = d.ReadMBps()
+	if n := max(st.GeneratedTokens, 1); d.WaitTime > 0 {
+		st.IOWaitPerToken = d.WaitTime / time.Duration(n)
+	}
+}

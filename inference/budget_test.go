@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"context"
 	"errors"
 	"io"
 	"path/filepath"
@@ -162,5 +163,30 @@ func TestPrefetchHidesSlowReads(t *testing.T) {
 	}
 	if !(s1.WaitTime < s0.WaitTime*3/4) {
 		t.Fatalf("prefetch did not hide read latency: I/O wait %v with, %v without", s1.WaitTime, s0.WaitTime)
+	}
+}
+
+// A reply's stats report the expert cache: hit rate 1 with every expert in
+// RAM, lower (with bytes read) when experts stream from disk.
+func TestChatReportsExpertStats(t *testing.T) {
+	m := tinyModel(t, 1)
+	res, err := m.NewSession(256).Chat(context.Background(), []Message{{Role: RoleUser, Content: "Hi there"}}, greedy(4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.CacheHitRate != 1 || res.Stats.SSDBytesRead != 0 {
+		t.Fatalf("resident experts: hit rate %v, %d bytes read", res.Stats.CacheHitRate, res.Stats.SSDBytesRead)
+	}
+	small, err := Load(m.Path, LoadOptions{Threads: 1, ExpertCacheBytes: m.layout.MinBytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	res, err = small.NewSession(256).Chat(context.Background(), []Message{{Role: RoleUser, Content: "Hi there"}}, greedy(4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.CacheHitRate >= 1 || res.Stats.SSDBytesRead == 0 {
+		t.Fatalf("minimal cache: hit rate %v, %d bytes read", res.Stats.CacheHitRate, res.Stats.SSDBytesRead)
 	}
 }

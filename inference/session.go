@@ -98,6 +98,7 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opts GenerateOptio
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
+	ioStart := s.m.ExpertStats()
 	res := Result{}
 	st := &res.Stats
 	st.ContextSize = s.r.Context()
@@ -164,6 +165,7 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opts GenerateOptio
 		piece := dec.Push(id)
 		text = append(text, piece...)
 		st.ContextUsed = s.r.Pos() + 1
+		s.m.expertStats(st, ioStart)
 		if onPiece != nil {
 			onPiece(Piece{Text: piece, Token: id, Stats: *st})
 		}
@@ -198,6 +200,7 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opts GenerateOptio
 		}
 	}
 	st.ContextUsed = s.r.Pos()
+	s.m.expertStats(st, ioStart)
 	res.Text = string(text)
 	return res, nil
 }
