@@ -101,6 +101,14 @@ func newState(m *Model, B, ctx int) *state {
 // the rows for which wantLogits(i) is true into s.logits[i].
 func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) error {
 	m, c := s.m, s.m.Config
+	m.execMu.RLock()
+	defer m.execMu.RUnlock()
+	if m.exec == nil {
+		return errClosed
+	}
+	for len(s.scores) < m.exec.Threads() { // the thread count may have grown since the state was made
+		s.scores = append(s.scores, make([]float32, kv.ctx))
+	}
 	T := len(tokens)
 	if T > s.B {
 		return fmt.Errorf("batch of %d tokens exceeds the %d-token scratch", T, s.B)

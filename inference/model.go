@@ -59,6 +59,7 @@ type Model struct {
 
 	threads int
 	exec    executor
+	execMu  sync.RWMutex // forward passes hold it for reading; SetThreads and Close for writing
 
 	// Experts on SSD: with a budget below the model's full size, experts are
 	// read through a budgeted LRU cache instead of the file mapping.
@@ -212,10 +213,14 @@ func tensorMatrix3(f *gguf.File, name string, cols, rows int) (Matrix, error) {
 }
 
 // SetThreads changes the number of compute threads (0 = GOMAXPROCS).
+// It is safe during a generation: the switch waits for the current forward
+// pass to finish.
 func (m *Model) SetThreads(n int) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
 	if m.exec != nil && m.threads == n {
 		return
 	}
@@ -231,6 +236,8 @@ func (m *Model) Threads() int { return m.threads }
 
 // Close releases the model's file mapping and threads. Sessions must not be used afterwards.
 func (m *Model) Close() error {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
 	if m.exec != nil {
 		m.exec.Close()
 		m.exec = nil

@@ -26,6 +26,8 @@ func (m *Model) NewRunner(ctx int) *Runner {
 		windows[il] = c.Window(il)
 	}
 	ub := min(DefaultUBatch, ctx)
+	m.execMu.RLock()
+	defer m.execMu.RUnlock()
 	return &Runner{m: m, kv: newKVCache(windows, ctx, c.KVDim(), ub), st: newState(m, ub, ctx)}
 }
 

@@ -190,3 +190,25 @@ func TestChatEscapesSpecialTokens(t *testing.T) {
 		}
 	}
 }
+
+// Changing the thread count while a reply is generated neither crashes nor
+// changes the reply.
+func TestSetThreadsDuringGeneration(t *testing.T) {
+	m := tinyModel(t, 1)
+	msgs := []Message{{Role: RoleUser, Content: "Count to ten."}}
+	want, err := m.NewSession(512).Chat(context.Background(), msgs, greedy(40), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	got, err := m.NewSession(512).Chat(context.Background(), msgs, greedy(40), func(Piece) {
+		n++
+		m.SetThreads(1 + n%3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != want.Text {
+		t.Fatalf("reply changed when threads changed: %q vs %q", got.Text, want.Text)
+	}
+}
