@@ -21,7 +21,7 @@ func testSettings(maxTokens int) ui.Settings {
 	s.Temperature = 0 // greedy: the same reply every run
 	s.MaxTokens = maxTokens
 	s.ContextLength = 1024
-	s.Threads = 1 // the machine is shared; the engine's threading has its own tests
+	s.Threads = 2
 	return s
 }
 
