@@ -114,8 +114,8 @@ func fillBench(s *Store, convs, perConv int) error {
 		if err := wb.Set(convKey(c.ID), encodeConversation(&c)); err != nil {
 			return err
 		}
-		for w, seqs := range convPostings(&f, c.Title, msgs) {
-			if err := wb.Set(wordKey([]byte(w), c.ID), encodeSeqs(seqs)); err != nil {
+		for w, ps := range convPostings(&f, c.Title, msgs) {
+			if err := wb.Set(wordKey([]byte(w), c.ID), encodePostings(ps)); err != nil {
 				return err
 			}
 		}

@@ -44,11 +44,11 @@ func putConv(txn *badger.Txn, old, c *Conversation) error {
 	}
 	if old == nil || old.Title != c.Title {
 		var f folder
-		var oldWords map[string]struct{}
+		var oldWords map[string][]byte
 		if old != nil {
-			oldWords = words(&f, []byte(old.Title))
+			oldWords = textWords(&f, []byte(old.Title))
 		}
-		if err := reindex(txn, c.ID, titleSeq, oldWords, words(&f, []byte(c.Title))); err != nil {
+		if err := reindex(txn, c.ID, titleSeq, oldWords, textWords(&f, []byte(c.Title))); err != nil {
 			return err
 		}
 	}
@@ -372,7 +372,7 @@ func (s *Store) Delete(id ID) error {
 			return err
 		}
 		var f folder
-		if err := reindex(txn, id, titleSeq, words(&f, []byte(c.Title)), nil); err != nil {
+		if err := reindex(txn, id, titleSeq, textWords(&f, []byte(c.Title)), nil); err != nil {
 			return err
 		}
 		return txn.Set(deletedKey(id), nil)

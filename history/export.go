@@ -365,8 +365,8 @@ func (s *Store) importConv(ic importedConv) (bool, error) {
 		}
 	}
 	// The title's postings are added with the conversation record below.
-	for w, seqs := range convPostings(&f, "", ic.msgs) {
-		if err := wb.Set(wordKey([]byte(w), ic.c.ID), encodeSeqs(seqs)); err != nil {
+	for w, ps := range convPostings(&f, "", ic.msgs) {
+		if err := wb.Set(wordKey([]byte(w), ic.c.ID), encodePostings(ps)); err != nil {
 			wb.Cancel()
 			done()
 			return false, err

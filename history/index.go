@@ -1,9 +1,12 @@
 package history
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"unicode"
 	"unicode/utf8"
@@ -11,10 +14,18 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// The search index: for each word of a conversation, the sequence numbers
-// of the messages that contain it,
+// The search index: for each word of a conversation, the messages that
+// contain it and where,
 //
-//	w/<word>\x00<convID:16>  ->  seqs as uvarint deltas, ascending; titleSeq for the title
+//	w/<word>\x00<convID:16>  ->  postings, ascending by seq; titleSeq for the title
+//
+// A posting is uvarint seq (the delta from the previous one after the
+// first), uvarint n, then n bytes of word positions: uvarints, the first
+// absolute and the rest deltas >= 1. Positions number the words of a text
+// in order (the thinking continues after a gap, so nothing is adjacent
+// across the two); they let a phrase's word order be decided from the
+// index. No positions (n = 0) means unknown: the text had more than
+// maxPositions words, and a phrase check falls back to the text.
 //
 // Words are case-folded, NFC-normalized runs of letters, digits and marks;
 // each Han, Hiragana or Katakana character is a word of its own (those
@@ -24,8 +35,9 @@ import (
 // transaction as the text it describes.
 const (
 	titleSeq     = ^uint64(0)
-	maxWordBytes = 32   // longer words are indexed by their first 32 bytes
-	maxWords     = 8192 // words indexed per message; keeps a transaction small
+	maxWordBytes = 32      // longer words are indexed by their first 32 bytes
+	maxWords     = 8192    // distinct words indexed per message; keeps a transaction small
+	maxPositions = 1 << 16 // words per message with positions; longer texts have none
 )
 
 var prefixWord = []byte("w/")
@@ -38,55 +50,171 @@ func wordKey(word []byte, id ID) []byte {
 	return append(k, id[:]...)
 }
 
-func encodeSeqs(seqs []uint64) []byte {
-	b := make([]byte, 0, len(seqs)*2)
+// posting is one text's entry in a word's list: a message (or titleSeq)
+// and the word's encoded positions in it (empty: unknown).
+type posting struct {
+	seq uint64
+	pos []byte
+}
+
+func encodePostings(ps []posting) []byte {
+	n := 0
+	for _, p := range ps {
+		n += 4 + len(p.pos)
+	}
+	b := make([]byte, 0, n)
 	prev := uint64(0)
-	for i, s := range seqs {
+	for i, p := range ps {
 		if i == 0 {
-			b = binary.AppendUvarint(b, s)
+			b = binary.AppendUvarint(b, p.seq)
 		} else {
-			b = binary.AppendUvarint(b, s-prev)
+			b = binary.AppendUvarint(b, p.seq-prev)
 		}
-		prev = s
+		prev = p.seq
+		b = binary.AppendUvarint(b, uint64(len(p.pos)))
+		b = append(b, p.pos...)
 	}
 	return b
 }
 
-// decodeSeqs reads a posting list; it must be strictly ascending.
+var (
+	errPostings      = fmt.Errorf("%w: bad posting list", ErrCorrupt)
+	errPostingsOrder = fmt.Errorf("%w: posting list out of order", ErrCorrupt)
+)
+
+// nextPosting reads one posting from b; prev is the previous seq (first
+// tells there is none). The positions alias b and are not checked.
+func nextPosting(b []byte, prev uint64, first bool) (p posting, rest []byte, err error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return p, nil, errPostings
+	}
+	b = b[n:]
+	if !first {
+		if v == 0 || v > titleSeq-prev {
+			return p, nil, errPostingsOrder
+		}
+		v += prev
+	}
+	l, n := binary.Uvarint(b)
+	if n <= 0 || l > uint64(len(b)-n) {
+		return p, nil, errPostings
+	}
+	b = b[n:]
+	return posting{seq: v, pos: b[:l:l]}, b[l:], nil
+}
+
+// decodePostings reads a posting list, checking that seqs and each text's
+// positions are strictly ascending. The positions alias b.
+func decodePostings(b []byte) ([]posting, error) {
+	var ps []posting
+	var scratch []uint32
+	for len(b) > 0 {
+		var prev uint64
+		if len(ps) > 0 {
+			prev = ps[len(ps)-1].seq
+		}
+		p, rest, err := nextPosting(b, prev, len(ps) == 0)
+		if err != nil {
+			return nil, err
+		}
+		if scratch, err = decodePositions(scratch[:0], p.pos); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+		b = rest
+	}
+	return ps, nil
+}
+
+// decodeSeqs reads only the seqs of a posting list (the word search hot
+// path); they must be strictly ascending.
 func decodeSeqs(b []byte) ([]uint64, error) {
 	var seqs []uint64
-	prev := uint64(0)
 	for len(b) > 0 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return nil, fmt.Errorf("%w: bad posting list", ErrCorrupt)
-		}
-		b = b[n:]
+		var prev uint64
 		if len(seqs) > 0 {
-			if v == 0 || v > titleSeq-prev {
-				return nil, fmt.Errorf("%w: posting list out of order", ErrCorrupt)
-			}
-			v += prev
+			prev = seqs[len(seqs)-1]
 		}
-		seqs = append(seqs, v)
-		prev = v
+		p, rest, err := nextPosting(b, prev, len(seqs) == 0)
+		if err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, p.seq)
+		b = rest
 	}
 	return seqs, nil
 }
 
-// words returns the distinct index words of the given texts.
-func words(f *folder, texts ...[]byte) map[string]struct{} {
-	set := map[string]struct{}{}
-	for _, t := range texts {
-		forEachWord(f.fold(t), func(w []byte) bool {
-			if len(set) >= maxWords {
-				return false
+// decodePositions appends the positions in b to dst; they must be strictly
+// ascending and fit a uint32.
+func decodePositions(dst []uint32, b []byte) ([]uint32, error) {
+	prev := uint64(0)
+	for i := 0; len(b) > 0; i++ {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errPostings
+		}
+		b = b[n:]
+		if i > 0 {
+			if v == 0 {
+				return nil, errPostingsOrder
 			}
-			set[string(w)] = struct{}{}
+			v += prev
+		}
+		if v > math.MaxUint32 {
+			return nil, errPostings
+		}
+		dst = append(dst, uint32(v))
+		prev = v
+	}
+	return dst, nil
+}
+
+// textWords returns the distinct index words of the given texts (a
+// message's text and thinking, or a title), each with its encoded
+// positions. Words are numbered through the texts with a gap between them.
+// After maxWords distinct words no new ones are indexed; texts of more than
+// maxPositions words get no positions at all (unknown).
+func textWords(f *folder, texts ...[]byte) map[string][]byte {
+	type word struct {
+		last int
+		pos  []byte
+	}
+	set := map[string]*word{}
+	next := 0 // the next word's position
+	for i, t := range texts {
+		if i > 0 {
+			next++ // the gap
+		}
+		forEachWord(f.fold(t), func(w []byte) bool {
+			at := next
+			next++
+			e := set[string(w)]
+			switch {
+			case e == nil && len(set) >= maxWords:
+				return true
+			case e == nil:
+				e = &word{}
+				set[string(w)] = e
+				if at < maxPositions {
+					e.pos = binary.AppendUvarint(nil, uint64(at))
+				}
+			case at < maxPositions:
+				e.pos = binary.AppendUvarint(e.pos, uint64(at-e.last))
+			}
+			e.last = at
 			return true
 		})
 	}
-	return set
+	out := make(map[string][]byte, len(set))
+	for w, e := range set {
+		if next > maxPositions {
+			e.pos = nil
+		}
+		out[w] = e.pos
+	}
+	return out
 }
 
 // forEachWord calls fn with each word of folded text until fn returns false.
@@ -144,18 +272,18 @@ func forEachWord(text []byte, fn func([]byte) bool) {
 }
 
 // reindex moves one text's postings (a message, or a title at titleSeq)
-// from its old words to its new ones.
-func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string]struct{}) error {
+// from its old words and positions to its new ones.
+func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string][]byte) error {
 	for w := range old {
 		if _, keep := new[w]; !keep {
-			if err := editPosting(txn, []byte(w), id, seq, false); err != nil {
+			if err := editPosting(txn, []byte(w), id, posting{seq: seq}, false); err != nil {
 				return err
 			}
 		}
 	}
-	for w := range new {
-		if _, had := old[w]; !had {
-			if err := editPosting(txn, []byte(w), id, seq, true); err != nil {
+	for w, pos := range new {
+		if had, ok := old[w]; !ok || !bytes.Equal(had, pos) {
+			if err := editPosting(txn, []byte(w), id, posting{seq: seq, pos: pos}, true); err != nil {
 				return err
 			}
 		}
@@ -163,63 +291,83 @@ func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string]struct{}) e
 	return nil
 }
 
-// editPosting adds seq to (or removes it from) one word's list for a conversation.
-func editPosting(txn *badger.Txn, word []byte, id ID, seq uint64, add bool) error {
+// editPosting sets (or removes) one text's posting in a word's list for a
+// conversation.
+func editPosting(txn *badger.Txn, word []byte, id ID, p posting, set bool) error {
 	k := wordKey(word, id)
-	var seqs []uint64
+	var ps []posting
 	item, err := txn.Get(k)
 	switch {
 	case err == nil:
-		err = item.Value(func(b []byte) (err error) {
-			seqs, err = decodeSeqs(b)
-			return err
-		})
+		b, err := item.ValueCopy(nil)
 		if err != nil {
-			seqs = nil // a damaged list is rebuilt from this text on; the rest is lost to search only
+			return err
+		}
+		if ps, err = decodePostings(b); err != nil {
+			ps = nil // a damaged list is rebuilt from this text on; the rest is lost to search only
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
-	i := sort.Search(len(seqs), func(i int) bool { return seqs[i] >= seq })
-	present := i < len(seqs) && seqs[i] == seq
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].seq >= p.seq })
+	present := i < len(ps) && ps[i].seq == p.seq
 	switch {
-	case add && !present:
-		seqs = append(seqs, 0)
-		copy(seqs[i+1:], seqs[i:])
-		seqs[i] = seq
-	case !add && present:
-		seqs = append(seqs[:i], seqs[i+1:]...)
+	case set && present:
+		ps[i] = p
+	case set:
+		ps = slices.Insert(ps, i, p)
+	case present:
+		ps = slices.Delete(ps, i, i+1)
 	default:
 		return nil
 	}
-	if len(seqs) == 0 {
+	if len(ps) == 0 {
 		return txn.Delete(k)
 	}
-	return txn.Set(k, encodeSeqs(seqs))
+	return txn.Set(k, encodePostings(ps))
 }
 
-func messageWords(f *folder, m *Message) map[string]struct{} {
-	return words(f, []byte(m.Text), []byte(m.Thinking))
+func messageWords(f *folder, m *Message) map[string][]byte {
+	return textWords(f, []byte(m.Text), []byte(m.Thinking))
 }
 
-// convPostings builds a whole conversation's index entries (import, bulk
-// loads): word -> ascending seqs.
-func convPostings(f *folder, title string, msgs []Message) map[string][]uint64 {
-	out := map[string][]uint64{}
+// convPostings builds a whole conversation's index entries (import, index
+// rebuilds): word -> postings ascending by seq.
+func convPostings(f *folder, title string, msgs []Message) map[string][]posting {
+	out := map[string][]posting{}
 	for _, m := range msgs { // ascending seqs
-		for w := range messageWords(f, &m) {
-			out[w] = append(out[w], m.Seq)
+		for w, pos := range messageWords(f, &m) {
+			out[w] = append(out[w], posting{m.Seq, pos})
 		}
 	}
-	for w := range words(f, []byte(title)) {
-		out[w] = append(out[w], titleSeq)
+	for w, pos := range textWords(f, []byte(title)) {
+		out[w] = append(out[w], posting{titleSeq, pos})
 	}
 	return out
 }
 
-// scanWord calls fn with each conversation's list for every indexed word
+// scanPrefix is what scanWord and scanLists take for a query word: every
+// indexed word that starts with w, or w alone when exact.
+func scanPrefix(w []byte, exact bool) []byte {
+	if exact {
+		return append(w[:len(w):len(w)], 0)
+	}
+	return w
+}
+
+// scanWord calls fn with each conversation's seqs for every indexed word
 // that starts with prefix (so one conversation can come more than once).
 func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
+	return scanLists(txn, prefix, func(id ID, b []byte) {
+		if seqs, err := decodeSeqs(b); err == nil { // a damaged list costs search hits, never the search
+			fn(id, seqs)
+		}
+	})
+}
+
+// scanLists calls fn with each conversation's encoded list for every
+// indexed word that starts with prefix; the bytes are valid during the call.
+func scanLists(txn *badger.Txn, prefix []byte, fn func(ID, []byte)) error {
 	p := append(append([]byte{}, prefixWord...), prefix...)
 	// No value prefetching: the lists are small and stored inline, and
 	// Badger's prefetch starts goroutines.
@@ -232,15 +380,13 @@ func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
 		}
 		var id ID
 		copy(id[:], k[len(k)-16:])
-		var seqs []uint64
-		err := it.Item().Value(func(b []byte) (err error) {
-			seqs, err = decodeSeqs(b)
-			return err
+		err := it.Item().Value(func(b []byte) error {
+			fn(id, b)
+			return nil
 		})
 		if err != nil {
-			continue // a damaged list costs search hits, never the search
+			continue // an unreadable value costs search hits, never the search
 		}
-		fn(id, seqs)
 	}
 	return nil
 }
@@ -253,4 +399,65 @@ func isWordRune(r rune) bool {
 // isCJK: scripts written without spaces; each character is a word.
 func isCJK(r rune) bool {
 	return r >= 0x2E80 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana)
+}
+
+// rebuildIndex recomputes the whole search index from the stored titles and
+// texts: the migration to schema 2, whose lists carry word positions. It
+// drops the old lists first, so a run cut short by a crash is simply run
+// again at the next Open (the schema version moves only after it).
+func rebuildIndex(s *Store) error {
+	if err := s.db.DropPrefix(prefixWord); err != nil {
+		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var f folder
+	put := func(id ID, title string, msgs []Message) error {
+		for w, ps := range convPostings(&f, title, msgs) {
+			if err := wb.Set(wordKey([]byte(w), id), encodePostings(ps)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		// Conversations in key order, each with its messages (the same
+		// order), so one conversation is in memory at a time.
+		convs := txn.NewIterator(badger.IteratorOptions{Prefix: prefixConv, PrefetchValues: true})
+		defer convs.Close()
+		msgs := txn.NewIterator(badger.IteratorOptions{Prefix: prefixMsg, PrefetchValues: true, PrefetchSize: 64})
+		defer msgs.Close()
+		msgs.Rewind()
+		for convs.Rewind(); convs.Valid(); convs.Next() {
+			k := convs.Item().Key()
+			if len(k) != len(prefixConv)+16 {
+				continue
+			}
+			var id ID
+			copy(id[:], k[len(prefixConv):])
+			var c Conversation
+			err := convs.Item().Value(func(b []byte) (err error) {
+				c, err = decodeConversation(b)
+				return err
+			})
+			if err != nil {
+				continue // unreadable: search skips it anyway
+			}
+			var ms []Message
+			p := msgPrefix(id)
+			for msgs.Seek(p); msgs.ValidForPrefix(p); msgs.Next() {
+				if m, err := itemMessage(msgs.Item()); err == nil { // a damaged record is not indexed
+					ms = append(ms, m)
+				}
+			}
+			if err := put(id, c.Title, ms); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return wb.Flush()
 }

@@ -1,6 +1,8 @@
 package history
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -110,44 +112,98 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
-func TestSeqsRoundTrip(t *testing.T) {
-	for _, seqs := range [][]uint64{{0}, {0, 1, 2}, {5, 300, 70000, titleSeq}, {titleSeq}} {
-		got, err := decodeSeqs(encodeSeqs(seqs))
-		if err != nil || !reflect.DeepEqual(got, seqs) {
-			t.Errorf("%v: got %v, %v", seqs, got, err)
+// positions encodes word positions the way the index stores them.
+func positions(ps ...uint32) []byte {
+	var b []byte
+	for i, p := range ps {
+		if i > 0 {
+			p -= ps[i-1]
+		}
+		b = binary.AppendUvarint(b, uint64(p))
+	}
+	return b
+}
+
+func TestPostingsRoundTrip(t *testing.T) {
+	for _, ps := range [][]posting{
+		{{0, positions(0)}},
+		{{0, positions(0, 3)}, {1, nil}, {2, positions(7)}},
+		{{5, positions(1, 2, 3)}, {300, nil}, {70000, positions(65535, math.MaxUint32)}, {titleSeq, positions(0)}},
+		{{titleSeq, nil}},
+	} {
+		b := encodePostings(ps)
+		got, err := decodePostings(b)
+		if err != nil || len(got) != len(ps) {
+			t.Fatalf("%v: got %v, %v", ps, got, err)
+		}
+		seqs, err := decodeSeqs(b)
+		if err != nil || len(seqs) != len(ps) {
+			t.Fatalf("%v: seqs %v, %v", ps, seqs, err)
+		}
+		for i := range ps {
+			if got[i].seq != ps[i].seq || !bytes.Equal(got[i].pos, ps[i].pos) || seqs[i] != ps[i].seq {
+				t.Errorf("%v: posting %d decoded as %v (seq %d)", ps, i, got[i], seqs[i])
+			}
 		}
 	}
 	for name, b := range map[string][]byte{
-		"zero delta":  {3, 0},
-		"overflow":    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1},
-		"truncated":   {0x80},
-		"overlong":    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"wraps round": append(encodeSeqs([]uint64{titleSeq - 1}), 2),
+		"zero delta":          {3, 0, 0, 0},
+		"overflow":            {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 1, 0},
+		"truncated":           {0x80},
+		"no length":           {4},
+		"positions past end":  {0, 5, 1},
+		"overlong":            {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0},
+		"wraps round":         append(encodePostings([]posting{{titleSeq - 1, nil}}), 2, 0),
+		"position repeated":   {0, 2, 3, 0},
+		"position over 32bit": {0, 5, 0x80, 0x80, 0x80, 0x80, 0x10},
+		"position truncated":  {0, 1, 0x80},
 	} {
-		if _, err := decodeSeqs(b); !errors.Is(err, ErrCorrupt) {
+		if _, err := decodePostings(b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
 }
 
-// FuzzDecodeSeqs: a posting list read from disk is either rejected or
-// strictly ascending, and re-encodes to the same list.
-func FuzzDecodeSeqs(f *testing.F) {
-	f.Add(encodeSeqs([]uint64{0, 1, 7, titleSeq}))
+// FuzzDecodePostings: a posting list read from disk is either rejected or
+// strictly ascending (seqs, and each text's positions), decodeSeqs agrees,
+// and it re-encodes to the same list.
+func FuzzDecodePostings(f *testing.F) {
+	f.Add(encodePostings([]posting{{0, positions(0, 4)}, {1, nil}, {7, positions(2)}, {titleSeq, positions(0, 1)}}))
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		seqs, err := decodeSeqs(b)
+		ps, err := decodePostings(b)
 		if err != nil {
 			return
 		}
-		for i := 1; i < len(seqs); i++ {
-			if seqs[i] <= seqs[i-1] {
-				t.Fatalf("not ascending: %v", seqs)
+		seqs, err := decodeSeqs(b)
+		if err != nil || len(seqs) != len(ps) {
+			t.Fatalf("decodeSeqs disagrees: %v, %v for %v", seqs, err, ps)
+		}
+		for i, p := range ps {
+			if seqs[i] != p.seq || i > 0 && p.seq <= ps[i-1].seq {
+				t.Fatalf("seqs not ascending or disagreeing: %v vs %v", ps, seqs)
+			}
+			pos, err := decodePositions(nil, p.pos)
+			if err != nil {
+				t.Fatalf("accepted list has bad positions: %v", err)
+			}
+			for j := 1; j < len(pos); j++ {
+				if pos[j] <= pos[j-1] {
+					t.Fatalf("positions not ascending: %v", pos)
+				}
+			}
+			if again, err := decodePositions(nil, positions(pos...)); err != nil || !reflect.DeepEqual(again, pos) && len(pos) > 0 {
+				t.Fatalf("positions %v re-encode as %v, %v", pos, again, err)
 			}
 		}
-		again, err := decodeSeqs(encodeSeqs(seqs))
-		if err != nil || !reflect.DeepEqual(again, seqs) {
-			t.Fatalf("re-encode: %v → %v, %v", seqs, again, err)
+		again, err := decodePostings(encodePostings(ps))
+		if err != nil || len(again) != len(ps) {
+			t.Fatalf("re-encode: %v → %v, %v", ps, again, err)
+		}
+		for i := range ps {
+			if again[i].seq != ps[i].seq || !bytes.Equal(again[i].pos, ps[i].pos) {
+				t.Fatalf("re-encode: posting %d %v → %v", i, ps[i], again[i])
+			}
 		}
 	})
 }

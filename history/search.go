@@ -32,30 +32,38 @@ type SearchHit struct {
 // "a quoted phrase" is one term. Matching is case-insensitive (Unicode simple
 // case folding, composed and decomposed accents alike) and a term matches at
 // the start of a word: "cach" finds "Cache" and "caching", not "ecache"; a
-// one-letter term matches only that word. Hits
+// term ending in a one-letter word ("a", "is a") matches only that word. Hits
 // come in sidebar order (pinned, then newest conversation first), the title
 // hit before message hits, messages in order; limit <= 0 means all.
 //
-// Candidates come from the word index (a few prefix scans); each is then
-// checked against its text, and checking stops once limit hits are found.
+// Candidates come from the word index (a few prefix scans; word positions
+// for terms of several words); each is then checked against its text, and
+// checking stops once limit hits are found.
 func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 	terms := searchTerms(query)
 	if len(terms) == 0 {
 		return nil, nil
 	}
-	var qwords [][]byte
+	// Terms of several words ("quoted phrases", "c++x") are found by word
+	// positions; the words of one-word terms by intersecting their lists.
+	var phrases [][]queryWord
+	var qwords []queryWord
 	seen := map[string]bool{}
 	for _, t := range terms {
-		forEachWord(t, func(w []byte) bool {
-			if !seen[string(w)] {
-				seen[string(w)] = true
-				qwords = append(qwords, append([]byte(nil), w...))
+		ws := termWords(t)
+		if len(ws) > 1 {
+			phrases = append(phrases, ws)
+			continue
+		}
+		for _, w := range ws {
+			if k := w.key(); !seen[k] {
+				seen[k] = true
+				qwords = append(qwords, w)
 			}
-			return true
-		})
+		}
 	}
 	// Longest first: usually the rarest, so the candidate set shrinks fast.
-	sort.SliceStable(qwords, func(i, j int) bool { return len(qwords[i]) > len(qwords[j]) })
+	sort.SliceStable(qwords, func(i, j int) bool { return len(qwords[i].w) > len(qwords[j].w) })
 
 	var hits []SearchHit
 	err := s.view(func(txn *badger.Txn) error {
@@ -68,12 +76,21 @@ func (s *Store) Search(query string, limit int) ([]SearchHit, error) {
 		}
 		it.Close()
 
-		var cands map[ID][]uint64
-		var err error
-		if len(qwords) == 0 {
+		var cands map[ID][]uint64 // nil: not narrowed down yet
+		for _, ws := range phrases {
+			var err error
+			if cands, err = phraseCandidates(txn, ws, cands); err != nil {
+				return err
+			}
+		}
+		if len(qwords) > 0 {
+			var err error
+			if cands, err = intersectWords(txn, qwords, cands); err != nil {
+				return err
+			}
+		}
+		if cands == nil {
 			cands = allPostings(txn) // a query of symbols only: check everything
-		} else if cands, err = intersectWords(txn, qwords); err != nil {
-			return err
 		}
 		order := make([]ID, 0, len(cands))
 		for id := range cands {
@@ -226,23 +243,46 @@ func (v *verifier) conv(id ID, seqs []uint64) ([]SearchHit, error) {
 	return hits, nil
 }
 
-// intersectWords returns the messages and titles that have a word starting
-// with each query word. Once few candidates are left, the remaining words
-// are left to the text check, which is cheaper than another scan.
-func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
-	var cands map[ID][]uint64
+// queryWord is one word of a search term, matched as a prefix of indexed
+// words or, when exact, as a whole word.
+type queryWord struct {
+	w     []byte
+	exact bool
+}
+
+func (q queryWord) key() string { return string(scanPrefix(q.w, q.exact)) }
+
+// termWords returns the index words of a folded term. A word followed by
+// more of the term (a space, a symbol) must be a whole word in the text, so
+// it is exact; the last word is a prefix unless it is one letter (see
+// wholeWord).
+func termWords(term []byte) []queryWord {
+	var out []queryWord
+	forEachWord(term, func(w []byte) bool {
+		end := cap(term) - cap(w) + len(w) // w is a slice of term
+		out = append(out, queryWord{w: append([]byte(nil), w...), exact: end < len(term) || wholeWord(w)})
+		return true
+	})
+	return out
+}
+
+// intersectWords narrows cands (nil: every message) to the messages and
+// titles that have a word matching each query word. Once few candidates are
+// left, the remaining words are left to the text check, which is cheaper
+// than another scan.
+func intersectWords(txn *badger.Txn, qwords []queryWord, cands map[ID][]uint64) (map[ID][]uint64, error) {
 	total := 0
-	for i, w := range qwords {
-		if i > 0 && total <= 64 {
+	for _, seqs := range cands {
+		total += len(seqs)
+	}
+	for _, w := range qwords {
+		if cands != nil && total <= 64 {
 			break
 		}
 		next := map[ID][]uint64{}
 		merged := map[ID]bool{} // lists from several words, to sort and dedupe
-		if wholeWord(w) {
-			w = append(w[:len(w):len(w)], 0) // the word itself, not a prefix
-		}
-		err := scanWord(txn, w, func(id ID, seqs []uint64) {
-			if i > 0 {
+		err := scanWord(txn, scanPrefix(w.w, w.exact), func(id ID, seqs []uint64) {
+			if cands != nil {
 				prev, ok := cands[id]
 				if !ok {
 					return
@@ -273,6 +313,133 @@ func intersectWords(txn *badger.Txn, qwords [][]byte) (map[ID][]uint64, error) {
 		}
 	}
 	return cands, nil
+}
+
+// phraseCandidates narrows cands (nil: every message) to the texts where
+// the words of one term stand next to each other, in order, decided from
+// the word positions in the index. A text whose positions are unknown (too
+// long) stays a candidate for the text check.
+func phraseCandidates(txn *badger.Txn, ws []queryWord, cands map[ID][]uint64) (map[ID][]uint64, error) {
+	// starts[id]: the texts that still match, ascending by seq.
+	starts := map[ID][]phraseText{}
+	matched := map[ID][]uint64{}
+	var scratch []uint32
+	for k, w := range ws {
+		last := k == len(ws)-1
+		next := map[ID][]phraseText{}
+		err := scanLists(txn, scanPrefix(w.w, w.exact), func(id ID, b []byte) {
+			var have []phraseText
+			var want []uint64
+			if k > 0 {
+				if have = starts[id]; len(have) == 0 {
+					return
+				}
+			} else if cands != nil {
+				if want = cands[id]; len(want) == 0 {
+					return
+				}
+			}
+			var prev uint64
+			for i, j := 0, 0; len(b) > 0; i++ {
+				p, rest, err := nextPosting(b, prev, i == 0)
+				if err != nil {
+					return // a damaged list costs search hits, never the search
+				}
+				b, prev = rest, p.seq
+				var t phraseText
+				if k == 0 {
+					if cands != nil {
+						for j < len(want) && want[j] < p.seq {
+							j++
+						}
+						if j == len(want) {
+							return
+						}
+						if want[j] != p.seq {
+							continue
+						}
+					}
+					t = phraseText{seq: p.seq, any: len(p.pos) == 0}
+					if !t.any {
+						if t.starts, err = decodePositions(nil, p.pos); err != nil {
+							continue
+						}
+					}
+				} else {
+					for j < len(have) && have[j].seq < p.seq {
+						j++
+					}
+					if j == len(have) {
+						return
+					}
+					if have[j].seq != p.seq {
+						continue
+					}
+					t = have[j]
+					if len(p.pos) > 0 {
+						if scratch, err = decodePositions(scratch[:0], p.pos); err != nil {
+							continue
+						}
+						t = t.followedBy(scratch, uint32(k))
+					}
+					if len(t.starts) == 0 && !t.any {
+						continue
+					}
+				}
+				if last {
+					matched[id] = append(matched[id], t.seq) // several words may match: sorted below
+				} else {
+					next[id] = append(next[id], t)
+				}
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		starts = next
+		if !last && len(starts) == 0 {
+			break
+		}
+	}
+	for id, seqs := range matched {
+		matched[id] = sortedSet(seqs)
+	}
+	return matched, nil
+}
+
+// phraseText is a text that may hold a phrase, with the positions where it
+// could start.
+type phraseText struct {
+	seq    uint64
+	any    bool // positions unknown: every start
+	starts []uint32
+}
+
+// followedBy keeps the starts s for which pos holds s+k (word k of the
+// phrase). The result does not share memory with t or pos.
+func (t phraseText) followedBy(pos []uint32, k uint32) phraseText {
+	out := phraseText{seq: t.seq}
+	if t.any {
+		for _, p := range pos {
+			if p >= k {
+				out.starts = append(out.starts, p-k)
+			}
+		}
+		return out
+	}
+	for i, j := 0, 0; i < len(t.starts) && j < len(pos); {
+		switch want := uint64(t.starts[i]) + uint64(k); {
+		case uint64(pos[j]) < want:
+			j++
+		case uint64(pos[j]) > want:
+			i++
+		default:
+			out.starts = append(out.starts, t.starts[i])
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 func intersectSorted(a, b []uint64) []uint64 {
@@ -399,12 +566,12 @@ func (f *folder) contains(term, text []byte) bool {
 }
 
 // containsAtWord reports whether term occurs in text starting at a word
-// start, the same rule the index uses; a one-letter term must be a whole
-// word (see wholeWord).
+// start, the same rule the index uses; a term ending in a one-letter word
+// must end there in the text too (see wholeWord).
 func containsAtWord(text, term []byte) bool {
 	first, _ := utf8.DecodeRune(term)
 	anywhere := !isWordRune(first) || isCJK(first)
-	whole := wholeWord(term)
+	whole := wholeLast(term)
 	for off := 0; ; {
 		i := bytes.Index(text[off:], term)
 		if i < 0 {
@@ -434,6 +601,16 @@ func containsAtWord(text, term []byte) bool {
 func wholeWord(w []byte) bool {
 	r, n := utf8.DecodeRune(w)
 	return n == len(w) && isWordRune(r) && !isCJK(r)
+}
+
+// wholeLast reports whether term ends with a one-letter word ("a", "is a").
+func wholeLast(term []byte) bool {
+	whole := false
+	forEachWord(term, func(w []byte) bool {
+		whole = wholeWord(w) && cap(term)-cap(w)+len(w) == len(term) // w is a slice of term
+		return true
+	})
+	return whole
 }
 
 // matchAllSplit: every term occurs in text or in thinking.

@@ -35,7 +35,7 @@ var (
 )
 
 // SchemaVersion is the key layout and record format this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Store is the conversation history: one Badger database per user profile.
 // It is safe for concurrent use.
@@ -366,7 +366,9 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 }
 
 // migrations[v] upgrades a database at schema v to v+1.
-var migrations = map[uint32]func(s *Store) error{}
+var migrations = map[uint32]func(s *Store) error{
+	1: rebuildIndex, // word positions in the search index
+}
 
 // currentSchema is SchemaVersion; a variable so tests can exercise migrations.
 var currentSchema uint32 = SchemaVersion

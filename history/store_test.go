@@ -217,11 +217,11 @@ func indexKeys(t *testing.T, s *Store) []string {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			v, _ := it.Item().ValueCopy(nil)
-			seqs, err := decodeSeqs(v)
+			ps, err := decodePostings(v)
 			if err != nil {
 				t.Errorf("posting list %q: %v", it.Item().Key(), err)
 			}
-			keys = append(keys, fmt.Sprintf("%q=%v", it.Item().Key(), seqs))
+			keys = append(keys, fmt.Sprintf("%q=%s", it.Item().Key(), formatPostings(t, ps)))
 		}
 		return nil
 	})
@@ -243,12 +243,26 @@ func expectedIndex(t *testing.T, s *Store) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for w, seqs := range convPostings(&f, c.Title, msgs) {
-			keys = append(keys, fmt.Sprintf("%q=%v", wordKey([]byte(w), c.ID), seqs))
+		for w, ps := range convPostings(&f, c.Title, msgs) {
+			keys = append(keys, fmt.Sprintf("%q=%s", wordKey([]byte(w), c.ID), formatPostings(t, ps)))
 		}
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// formatPostings prints a list as "seq@positions ...".
+func formatPostings(t *testing.T, ps []posting) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range ps {
+		pos, err := decodePositions(nil, p.pos)
+		if err != nil {
+			t.Errorf("positions of %d: %v", p.seq, err)
+		}
+		fmt.Fprintf(&b, "%d@%v ", p.seq, pos)
+	}
+	return b.String()
 }
 
 func TestIndexFollowsEveryChange(t *testing.T) {
