@@ -43,6 +43,10 @@ type state struct {
 	guessSel []int
 	guessW   []float32
 	missing  []int // experts not in the cache when the FFN started
+	pinned   []*experts.Expert
+	jobs     []expertJob
+	js       jobScratch
+	fused    fusedTask
 
 	mm      matmulTask
 	mr      runsTask
@@ -148,9 +152,11 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 
 		// Attention.
-		s.matmul(&l.q, s.norm[:T], s.q[:T])
-		s.matmul(&l.k, s.norm[:T], s.k[:T])
-		s.matmul(&l.v, s.norm[:T], s.v[:T])
+		s.fused.reset(T > 1)
+		s.fused.add(&l.q, s.norm[:T], s.q[:T], 0, l.q.Rows)
+		s.fused.addSame(&l.k, s.k[:T], 0, l.k.Rows)
+		s.fused.addSame(&l.v, s.v[:T], 0, l.v.Rows)
+		s.runFused()
 		kl := &kv.layers[il]
 		for t := 0; t < T; t++ {
 			if c.UsesRoPE(il) {
@@ -433,16 +439,53 @@ func (s *state) groupByExpert(T int) {
 func (s *state) runExperts(il int, cache *experts.Cache) error {
 	l := &s.m.layers[il]
 	c := s.m.Config
-	D, F := c.Embed, c.ExpertFFN
+	if c.DownTransposed {
+		return s.runExpertsOneByOne(il, cache)
+	}
+	s.jobs = s.jobs[:0]
 	if cache == nil {
 		for _, e := range s.used {
-			var down Matrix
-			if c.DownTransposed {
-				down = l.down.slice(e*F, F)
-			} else {
-				down = l.down.slice(e*D, D)
-			}
-			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), down, s.expTok[e], s.expW[e], s.expSlot[e])
+			s.jobs = append(s.jobs, s.mappedJob(l, e))
+		}
+		s.runJobs(s.jobs)
+		return nil
+	}
+	// Experts already in memory run together first, then the rest as their reads land.
+	s.missing, s.pinned = s.missing[:0], s.pinned[:0]
+	for _, e := range s.used {
+		ex, ok := cache.TryAcquire(il, e)
+		if !ok {
+			s.missing = append(s.missing, e)
+			continue
+		}
+		s.pinned = append(s.pinned, ex)
+		s.jobs = append(s.jobs, s.cachedJob(l, ex, e))
+	}
+	s.runJobs(s.jobs)
+	for _, ex := range s.pinned {
+		cache.Release(ex)
+	}
+	for _, e := range s.missing {
+		ex, err := cache.Acquire(il, e)
+		if err != nil {
+			return fmt.Errorf("layer %d expert %d: %w", il, e, err)
+		}
+		s.jobs = append(s.jobs[:0], s.cachedJob(l, ex, e))
+		s.runJobs(s.jobs)
+		cache.Release(ex)
+	}
+	return nil
+}
+
+// runExpertsOneByOne is runExperts for the transposed down layout, whose
+// down projection is a sparse sum of rows rather than a mat-vec.
+func (s *state) runExpertsOneByOne(il int, cache *experts.Cache) error {
+	l := &s.m.layers[il]
+	c := s.m.Config
+	F := c.ExpertFFN
+	if cache == nil {
+		for _, e := range s.used {
+			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), l.down.slice(e*F, F), s.expTok[e], s.expW[e], s.expSlot[e])
 		}
 		return nil
 	}
