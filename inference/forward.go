@@ -154,8 +154,8 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		// Attention.
 		s.fused.reset(T > 1)
 		s.fused.add(&l.q, s.norm[:T], s.q[:T], 0, l.q.Rows)
-		s.fused.addSame(&l.k, s.k[:T], 0, l.k.Rows)
-		s.fused.addSame(&l.v, s.v[:T], 0, l.v.Rows)
+		s.fused.add(&l.k, s.norm[:T], s.k[:T], 0, l.k.Rows) // not addSame: K and V may take another activation type than Q (Q4_K_M: Q4_K q, Q8_0 k)
+		s.fused.add(&l.v, s.norm[:T], s.v[:T], 0, l.v.Rows)
 		s.runFused()
 		kl := &kv.layers[il]
 		for t := 0; t < T; t++ {
