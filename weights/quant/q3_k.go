@@ -100,37 +100,3 @@ func DequantizeRowQ3_K(src []byte, y []float32) {
 		}
 	}
 }
-
-// DotQ3_KQ8_K is ggml_vec_dot_q3_K_q8_K_generic: exact integer sum over the
-// super-block of scale*Σ q3*q8 per 16 values, then one float multiply.
-func DotQ3_KQ8_K(w, x []byte, n int) float32 {
-	sum := float32(0)
-	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q3_KBytes : b*Q3_KBytes+Q3_KBytes]
-		hm := blk[0:32]
-		sc := q3kScales(blk[96:108])
-		yd, q8, _ := q8kBlock(x, b)
-		isum := int32(0)
-		is := 0
-		for half := 0; half < 2; half++ {
-			q3 := blk[32+32*half : 32+32*half+32]
-			for sh := uint(0); sh < 4; sh++ {
-				shift, hbit := 2*sh, uint(4*half)+sh
-				for k := 0; k < 2; k++ {
-					qa := q8[:16]
-					qb, hb := q3[16*k:16*k+16], hm[16*k:16*k+16]
-					s := int32(0)
-					for l := range qa {
-						v := int32((qb[l]>>shift)&3) - int32((hb[l]>>hbit)&1^1)<<2
-						s += v * int32(int8(qa[l]))
-					}
-					isum += int32(sc[is]) * s
-					q8 = q8[16:]
-					is++
-				}
-			}
-		}
-		sum += fp16At(blk[108:]) * yd * float32(isum)
-	}
-	return sum
-}

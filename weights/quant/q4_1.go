@@ -118,21 +118,3 @@ func DequantizeRowQ8_1(src []byte, y []float32) {
 		}
 	}
 }
-
-// DotQ4_1Q8_1 is ggml_vec_dot_q4_1_q8_1_generic: per block
-// d_w*d_x*Σq_w*q_x + m_w*s_x, summed in float32 in block order.
-func DotQ4_1Q8_1(w, x []byte, n int) float32 {
-	sum := float32(0)
-	for b := 0; b < n/QK; b++ {
-		wb := w[b*Q4_1Bytes : b*Q4_1Bytes+Q4_1Bytes]
-		xb := x[b*Q8_1Bytes : b*Q8_1Bytes+Q8_1Bytes]
-		qs, xq := wb[4:20], xb[4:36]
-		s := int32(0)
-		for j := 0; j < 16; j++ {
-			s += int32(qs[j]&0x0f) * int32(int8(xq[j]))
-			s += int32(qs[j]>>4) * int32(int8(xq[j+16]))
-		}
-		sum += fp16At(wb)*fp16At(xb)*float32(s) + fp16At(wb[2:])*fp16At(xb[2:])
-	}
-	return sum
-}

@@ -98,35 +98,6 @@ func DequantizeRowQ4_K(src []byte, y []float32) {
 	}
 }
 
-// DotQ4_KQ8_K is ggml_vec_dot_q4_K_q8_K_generic: exact integer sums of
-// sc*Σ q4*q8 per 32 values and of m*bsum for the mins, then
-// d*isum - dmin*summs per super-block in float32.
-func DotQ4_KQ8_K(w, x []byte, n int) float32 {
-	sum := float32(0)
-	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q4_KBytes : b*Q4_KBytes+Q4_KBytes]
-		sc, mn := kScaleMin(blk[4:16])
-		yd, q8, bs := q8kBlock(x, b)
-		summs := int32(0)
-		for j := 0; j < QKK/16; j++ {
-			summs += bsum(bs, j) * int32(mn[j/2])
-		}
-		isum := int32(0)
-		for c := 0; c < 4; c++ {
-			q := blk[16+32*c : 16+32*c+32]
-			qa, qb := q8[64*c:64*c+32], q8[64*c+32:64*c+64]
-			s1, s2 := int32(0), int32(0)
-			for l := range q {
-				s1 += int32(q[l]&0x0f) * int32(int8(qa[l]))
-				s2 += int32(q[l]>>4) * int32(int8(qb[l]))
-			}
-			isum += int32(sc[2*c])*s1 + int32(sc[2*c+1])*s2
-		}
-		sum += fp16At(blk[0:])*yd*float32(isum) - fp16At(blk[2:])*yd*float32(summs)
-	}
-	return sum
-}
-
 // QuantizeRowQ5_K is ggml's quantize_row_q5_K_ref.
 func QuantizeRowQ5_K(x []float32, dst []byte) {
 	var L [QKK]uint8
@@ -176,33 +147,4 @@ func DequantizeRowQ5_K(src []byte, y []float32) {
 			}
 		}
 	}
-}
-
-// DotQ5_KQ8_K is ggml_vec_dot_q5_K_q8_K_generic (same shape as Q4_K).
-func DotQ5_KQ8_K(w, x []byte, n int) float32 {
-	sum := float32(0)
-	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q5_KBytes : b*Q5_KBytes+Q5_KBytes]
-		sc, mn := kScaleMin(blk[4:16])
-		qh := blk[16:48]
-		yd, q8, bs := q8kBlock(x, b)
-		summs := int32(0)
-		for j := 0; j < QKK/16; j++ {
-			summs += bsum(bs, j) * int32(mn[j/2])
-		}
-		isum := int32(0)
-		for c := 0; c < 4; c++ {
-			q := blk[48+32*c : 48+32*c+32]
-			u1, u2 := uint(2*c), uint(2*c+1)
-			qa, qb := q8[64*c:64*c+32], q8[64*c+32:64*c+64]
-			s1, s2 := int32(0), int32(0)
-			for l := range q {
-				s1 += int32(q[l]&0x0f|(qh[l]>>u1&1)<<4) * int32(int8(qa[l]))
-				s2 += int32(q[l]>>4|(qh[l]>>u2&1)<<4) * int32(int8(qb[l]))
-			}
-			isum += int32(sc[2*c])*s1 + int32(sc[2*c+1])*s2
-		}
-		sum += fp16At(blk[0:])*yd*float32(isum) - fp16At(blk[2:])*yd*float32(summs)
-	}
-	return sum
 }

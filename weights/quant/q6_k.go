@@ -80,31 +80,3 @@ func DequantizeRowQ6_K(src []byte, y []float32) {
 		}
 	}
 }
-
-// DotQ6_KQ8_K is ggml_vec_dot_q6_K_q8_K_generic: exact integer sum over the
-// super-block of sc*Σ(q-32)*q8 per 16 values, then one float multiply.
-func DotQ6_KQ8_K(w, x []byte, n int) float32 {
-	sum := float32(0)
-	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q6_KBytes : b*Q6_KBytes+Q6_KBytes]
-		yd, q8, _ := q8kBlock(x, b)
-		isum := int32(0)
-		for h := 0; h < 2; h++ {
-			ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
-			sc := blk[192+8*h : 192+8*h+8]
-			x8 := q8[128*h : 128*h+128]
-			for is := 0; is < 2; is++ {
-				var s1, s2, s3, s4 int32
-				for l := 16 * is; l < 16*is+16; l++ {
-					s1 += (int32(ql[l]&0x0f|(qh[l]>>0&3)<<4) - 32) * int32(int8(x8[l]))
-					s2 += (int32(ql[l+32]&0x0f|(qh[l]>>2&3)<<4) - 32) * int32(int8(x8[l+32]))
-					s3 += (int32(ql[l]>>4|(qh[l]>>4&3)<<4) - 32) * int32(int8(x8[l+64]))
-					s4 += (int32(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32) * int32(int8(x8[l+96]))
-				}
-				isum += int32(int8(sc[is]))*s1 + int32(int8(sc[is+2]))*s2 + int32(int8(sc[is+4]))*s3 + int32(int8(sc[is+6]))*s4
-			}
-		}
-		sum += fp16At(blk[208:]) * yd * float32(isum)
-	}
-	return sum
-}
