@@ -28,7 +28,7 @@ var (
 )
 
 // benchMatrix returns rows×cols weights of type t: random bytes with sane
-// block scales (for Q4_0/Q8_0) or random values (float types).
+// block scales (for Q4_0/Q8_0/K-quants) or random values (float types).
 func benchMatrix(t gguf.TensorType, rows, cols int) []byte {
 	benchWeightsOnce.Do(func() {
 		r := rand.New(rand.NewPCG(1, 1))
@@ -45,6 +45,8 @@ func benchMatrix(t gguf.TensorType, rows, cols int) []byte {
 		for i := 0; i < len(w); i += t.TypeSize() {
 			binary.LittleEndian.PutUint16(w[i:], scale)
 		}
+	case gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+		fixKScales(rand.New(rand.NewPCG(5, 5)), t, w)
 	case gguf.F16, gguf.BF16:
 		for i := 0; i < len(w); i += 2 {
 			w[i+1] &= 0x3f // small finite values
@@ -72,11 +74,11 @@ func benchAct(t gguf.TensorType, cols int) []byte {
 func BenchmarkGemv(b *testing.B) {
 	saved := active
 	defer func() { active = saved }()
-	types := []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.F16, gguf.BF16, gguf.F32}
+	types := []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.F16, gguf.BF16, gguf.F32}
 	for _, typ := range types {
 		for _, sh := range gemvShapes {
-			if typ != gguf.Q4_0 && typ != gguf.Q8_0 && sh.rows > 768 {
-				continue // float weights are not used for big matrices
+			if typ != gguf.Q4_0 && typ != gguf.Q8_0 && typ != gguf.Q6_K && sh.rows > 768 {
+				continue // float weights are not used for big matrices (Q4_K_M's output is Q6_K)
 			}
 			for _, l := range levels() {
 				if l == levelGeneric && sh.rows > 768 {

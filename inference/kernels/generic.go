@@ -15,8 +15,7 @@ import (
 // llama.cpp's AVX2 order), not quant's block-by-block reference order: per
 // block, 8 int32 lanes of 4 consecutive products, each FMA'd with
 // d = d_w·d_x into its own float32 lane, the lanes reduced as AVX2 does.
-// The results are bit-identical to the assembly, except that fma32 rounds
-// twice (via float64), which can differ in the last bit in rare cases.
+// The results are bit-identical to the assembly.
 
 func gemvQ4_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	for r := range out {
@@ -63,10 +62,8 @@ func gemvQ8_0Q8_0Generic(w []byte, rowBytes int, x []byte, nb int, out []float32
 
 func fp16(lo, hi byte) float32 { return quant.FP16ToFP32(uint16(lo) | uint16(hi)<<8) }
 
-// fma32 is a·b+c rounded once to float64 and then to float32.
-func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
-}
+// fma32 is a·b+c rounded once to float32, as VFMADD does.
+func fma32(a, b, c float32) float32 { return quant.FMA32(a, b, c) }
 
 // hsum8 adds 8 lanes the way the AVX2 kernels do: lo+hi, movehl, movehdup.
 func hsum8(a *[8]float32) float32 {

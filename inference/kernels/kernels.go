@@ -8,7 +8,8 @@
 //	DotQ4_0Q8_0, DotQ8_0Q8_0  Q4_0 or Q8_0 weights × Q8_0 activations (n % 32 == 0)
 //	DotF16, DotBF16, DotF32   same-type weights and activations (any n)
 //	GemvXxx(w, rowBytes, x, n, out)  out[r] = dot(w[r*rowBytes:], x) for r < len(out)
-//	Gemv(t, …)                any weight type; types without a kernel use quant.VecDotFor(t).Dot
+//	Gemv(t, …)                any weight type; Q4_K, Q5_K and Q6_K (× Q8_K) have AVX2 kernels
+//	                          (kquants.go), types without a kernel use quant.VecDotFor(t).Dot
 //	Gemm(t, w, rowBytes, xs, n, out, lo, hi)  rows [lo,hi) × several activations (prompts);
 //	                          Q4_0/Q8_0 do four activations per weight load, bit-identical to Gemv
 //	GemvTask, GemmTask        the same as parallel.Task values (Run(worker, lo, hi) over rows)
@@ -26,7 +27,8 @@
 // (NEON Dot and Axpy only); otherwise "purego", which the purego build tag
 // forces. The Q4_0/Q8_0 dots of every implementation round identically
 // (AVX2's lane order, see generic.go), so arm64 and purego builds compute
-// the same logits as amd64 (and as llama.cpp's AVX2 build). The VNNI
+// the same logits as amd64 (and as llama.cpp's AVX2 build); so do the
+// K-quant dots, whose fallback is quant's reference in that order. The VNNI
 // variants are only encoding-checked here (this machine lacks VNNI); the
 // arm64 kernels are tested under qemu-aarch64 (see kernels_arm64.s).
 //
@@ -188,6 +190,8 @@ func Gemv(t gguf.TensorType, w []byte, rowBytes int, x []byte, n int, out []floa
 		GemvBF16(w, rowBytes, x, n, out)
 	case gguf.F32:
 		GemvF32(w, rowBytes, x, n, out)
+	case gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+		gemvK(t, w, rowBytes, x, n, out)
 	default:
 		vd, err := quant.VecDotFor(t)
 		if err != nil {

@@ -1378,6 +1378,622 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemvQ4_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemvQ4_KQ8_KAVX2(SB), NOSPLIT, $32-88
+	MOVQ         w_base+0(FP), SI
+	MOVQ         rowBytes+24(FP), R8
+	MOVQ         x_base+32(FP), DI
+	MOVQ         out_base+64(FP), DX
+	MOVQ         out_len+72(FP), R9
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+
+row:
+	TESTQ  R9, R9
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   nb+56(FP), R12
+
+block:
+	TESTQ        R12, R12
+	JZ           store
+	VMOVD        (R10), X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS (R11), X3
+	VMULPS       X3, X2, X2
+	VMOVSHDUP    X2, X3
+	VBROADCASTSS X3, Y3
+	VBROADCASTSS X2, Y2
+	MOVL         4(R10), AX
+	MOVL         8(R10), BX
+	MOVL         12(R10), R13
+	MOVL         R13, CX
+	SHRL         $0x04, CX
+	ANDL         $0x0f0f0f0f, CX
+	MOVL         BX, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, CX
+	ANDL         $0x3f3f3f3f, BX
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         AX, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	ANDL         $0x3f3f3f3f, AX
+	VMOVD        AX, X5
+	VPINSRD      $0x01, R13, X5, X5
+	VPINSRD      $0x02, BX, X5, X5
+	VPINSRD      $0x03, CX, X5, X5
+	VPMOVZXBW    X5, Y5
+	VMOVDQU      Y5, (SP)
+	VMOVDQU      260(R11), Y6
+	VEXTRACTI128 $0x01, Y6, X7
+	VPHADDW      X7, X6, X6
+	VPMADDWD     16(SP), X6, X6
+	VCVTDQ2PS    X6, X6
+	VFNMADD231PS X6, X3, X1
+	VPXOR        Y4, Y4, Y4
+	VMOVDQU      16(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPMADDUBSW   4(R11), Y6, Y6
+	VPBROADCASTW (SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   36(R11), Y7, Y7
+	VPBROADCASTW 2(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      48(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPMADDUBSW   68(R11), Y6, Y6
+	VPBROADCASTW 4(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   100(R11), Y7, Y7
+	VPBROADCASTW 6(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      80(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPMADDUBSW   132(R11), Y6, Y6
+	VPBROADCASTW 8(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   164(R11), Y7, Y7
+	VPBROADCASTW 10(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      112(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPMADDUBSW   196(R11), Y6, Y6
+	VPBROADCASTW 12(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   228(R11), Y7, Y7
+	VPBROADCASTW 14(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y2, Y0
+	ADDQ         $0x00000090, R10
+	ADDQ         $0x00000124, R11
+	DECQ         R12
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X5
+	VADDPS       X5, X0, X0
+	VMOVHLPS     X0, X0, X5
+	VADDPS       X5, X0, X0
+	VMOVSHDUP    X0, X5
+	VADDSS       X5, X0, X0
+	VMOVHLPS     X1, X1, X5
+	VADDPS       X5, X1, X1
+	VMOVSHDUP    X1, X5
+	VADDSS       X5, X1, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $0x04, DX
+	ADDQ         R8, SI
+	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ5_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemvQ5_KQ8_KAVX2(SB), NOSPLIT, $32-88
+	MOVQ         w_base+0(FP), SI
+	MOVQ         rowBytes+24(FP), R8
+	MOVQ         x_base+32(FP), DI
+	MOVQ         out_base+64(FP), DX
+	MOVQ         out_len+72(FP), R9
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x01010101, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+
+row:
+	TESTQ  R9, R9
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   nb+56(FP), R12
+
+block:
+	TESTQ        R12, R12
+	JZ           store
+	VMOVD        (R10), X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS (R11), X3
+	VMULPS       X3, X2, X2
+	VMOVSHDUP    X2, X3
+	VBROADCASTSS X3, Y3
+	VBROADCASTSS X2, Y2
+	MOVL         4(R10), AX
+	MOVL         8(R10), BX
+	MOVL         12(R10), R13
+	MOVL         R13, CX
+	SHRL         $0x04, CX
+	ANDL         $0x0f0f0f0f, CX
+	MOVL         BX, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, CX
+	ANDL         $0x3f3f3f3f, BX
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         AX, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	ANDL         $0x3f3f3f3f, AX
+	VMOVD        AX, X5
+	VPINSRD      $0x01, R13, X5, X5
+	VPINSRD      $0x02, BX, X5, X5
+	VPINSRD      $0x03, CX, X5, X5
+	VPMOVZXBW    X5, Y5
+	VMOVDQU      Y5, (SP)
+	VMOVDQU      260(R11), Y6
+	VEXTRACTI128 $0x01, Y6, X7
+	VPHADDW      X7, X6, X6
+	VPMADDWD     16(SP), X6, X6
+	VPHADDD      X6, X6, X6
+	VPHADDD      X6, X6, X6
+	VCVTDQ2PS    X6, X6
+	VFNMADD231SS X6, X3, X1
+	VMOVDQU      16(R10), Y12
+	VPXOR        Y4, Y4, Y4
+	VMOVDQU      48(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPSRLW       $0x00, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y6, Y6
+	VPSRLW       $0x01, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y7, Y7
+	VPMADDUBSW   4(R11), Y6, Y6
+	VPBROADCASTW (SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   36(R11), Y7, Y7
+	VPBROADCASTW 2(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      80(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPSRLW       $0x02, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y6, Y6
+	VPSRLW       $0x03, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y7, Y7
+	VPMADDUBSW   68(R11), Y6, Y6
+	VPBROADCASTW 4(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   100(R11), Y7, Y7
+	VPBROADCASTW 6(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      112(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPSRLW       $0x04, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y6, Y6
+	VPSRLW       $0x05, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y7, Y7
+	VPMADDUBSW   132(R11), Y6, Y6
+	VPBROADCASTW 8(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   164(R11), Y7, Y7
+	VPBROADCASTW 10(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VMOVDQU      144(R10), Y5
+	VPAND        Y15, Y5, Y6
+	VPSRLW       $0x04, Y5, Y7
+	VPAND        Y15, Y7, Y7
+	VPSRLW       $0x06, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y6, Y6
+	VPSRLW       $0x07, Y12, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPADDB       Y9, Y7, Y7
+	VPMADDUBSW   196(R11), Y6, Y6
+	VPBROADCASTW 12(SP), Y8
+	VPMADDWD     Y8, Y6, Y6
+	VPMADDUBSW   228(R11), Y7, Y7
+	VPBROADCASTW 14(SP), Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y6, Y6
+	VPADDD       Y6, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y2, Y0
+	ADDQ         $0x000000b0, R10
+	ADDQ         $0x00000124, R11
+	DECQ         R12
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X5
+	VADDPS       X5, X0, X0
+	VMOVHLPS     X0, X0, X5
+	VADDPS       X5, X0, X0
+	VMOVSHDUP    X0, X5
+	VADDSS       X5, X0, X0
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $0x04, DX
+	ADDQ         R8, SI
+	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+DATA q6kScaleShuffle<>+0(SB)/1, $0x00
+DATA q6kScaleShuffle<>+1(SB)/1, $0x00
+DATA q6kScaleShuffle<>+2(SB)/1, $0x00
+DATA q6kScaleShuffle<>+3(SB)/1, $0x00
+DATA q6kScaleShuffle<>+4(SB)/1, $0x00
+DATA q6kScaleShuffle<>+5(SB)/1, $0x00
+DATA q6kScaleShuffle<>+6(SB)/1, $0x00
+DATA q6kScaleShuffle<>+7(SB)/1, $0x00
+DATA q6kScaleShuffle<>+8(SB)/1, $0x01
+DATA q6kScaleShuffle<>+9(SB)/1, $0x01
+DATA q6kScaleShuffle<>+10(SB)/1, $0x01
+DATA q6kScaleShuffle<>+11(SB)/1, $0x01
+DATA q6kScaleShuffle<>+12(SB)/1, $0x01
+DATA q6kScaleShuffle<>+13(SB)/1, $0x01
+DATA q6kScaleShuffle<>+14(SB)/1, $0x01
+DATA q6kScaleShuffle<>+15(SB)/1, $0x01
+DATA q6kScaleShuffle<>+16(SB)/1, $0x02
+DATA q6kScaleShuffle<>+17(SB)/1, $0x02
+DATA q6kScaleShuffle<>+18(SB)/1, $0x02
+DATA q6kScaleShuffle<>+19(SB)/1, $0x02
+DATA q6kScaleShuffle<>+20(SB)/1, $0x02
+DATA q6kScaleShuffle<>+21(SB)/1, $0x02
+DATA q6kScaleShuffle<>+22(SB)/1, $0x02
+DATA q6kScaleShuffle<>+23(SB)/1, $0x02
+DATA q6kScaleShuffle<>+24(SB)/1, $0x03
+DATA q6kScaleShuffle<>+25(SB)/1, $0x03
+DATA q6kScaleShuffle<>+26(SB)/1, $0x03
+DATA q6kScaleShuffle<>+27(SB)/1, $0x03
+DATA q6kScaleShuffle<>+28(SB)/1, $0x03
+DATA q6kScaleShuffle<>+29(SB)/1, $0x03
+DATA q6kScaleShuffle<>+30(SB)/1, $0x03
+DATA q6kScaleShuffle<>+31(SB)/1, $0x03
+DATA q6kScaleShuffle<>+32(SB)/1, $0x04
+DATA q6kScaleShuffle<>+33(SB)/1, $0x04
+DATA q6kScaleShuffle<>+34(SB)/1, $0x04
+DATA q6kScaleShuffle<>+35(SB)/1, $0x04
+DATA q6kScaleShuffle<>+36(SB)/1, $0x04
+DATA q6kScaleShuffle<>+37(SB)/1, $0x04
+DATA q6kScaleShuffle<>+38(SB)/1, $0x04
+DATA q6kScaleShuffle<>+39(SB)/1, $0x04
+DATA q6kScaleShuffle<>+40(SB)/1, $0x05
+DATA q6kScaleShuffle<>+41(SB)/1, $0x05
+DATA q6kScaleShuffle<>+42(SB)/1, $0x05
+DATA q6kScaleShuffle<>+43(SB)/1, $0x05
+DATA q6kScaleShuffle<>+44(SB)/1, $0x05
+DATA q6kScaleShuffle<>+45(SB)/1, $0x05
+DATA q6kScaleShuffle<>+46(SB)/1, $0x05
+DATA q6kScaleShuffle<>+47(SB)/1, $0x05
+DATA q6kScaleShuffle<>+48(SB)/1, $0x06
+DATA q6kScaleShuffle<>+49(SB)/1, $0x06
+DATA q6kScaleShuffle<>+50(SB)/1, $0x06
+DATA q6kScaleShuffle<>+51(SB)/1, $0x06
+DATA q6kScaleShuffle<>+52(SB)/1, $0x06
+DATA q6kScaleShuffle<>+53(SB)/1, $0x06
+DATA q6kScaleShuffle<>+54(SB)/1, $0x06
+DATA q6kScaleShuffle<>+55(SB)/1, $0x06
+DATA q6kScaleShuffle<>+56(SB)/1, $0x07
+DATA q6kScaleShuffle<>+57(SB)/1, $0x07
+DATA q6kScaleShuffle<>+58(SB)/1, $0x07
+DATA q6kScaleShuffle<>+59(SB)/1, $0x07
+DATA q6kScaleShuffle<>+60(SB)/1, $0x07
+DATA q6kScaleShuffle<>+61(SB)/1, $0x07
+DATA q6kScaleShuffle<>+62(SB)/1, $0x07
+DATA q6kScaleShuffle<>+63(SB)/1, $0x07
+DATA q6kScaleShuffle<>+64(SB)/1, $0x08
+DATA q6kScaleShuffle<>+65(SB)/1, $0x08
+DATA q6kScaleShuffle<>+66(SB)/1, $0x08
+DATA q6kScaleShuffle<>+67(SB)/1, $0x08
+DATA q6kScaleShuffle<>+68(SB)/1, $0x08
+DATA q6kScaleShuffle<>+69(SB)/1, $0x08
+DATA q6kScaleShuffle<>+70(SB)/1, $0x08
+DATA q6kScaleShuffle<>+71(SB)/1, $0x08
+DATA q6kScaleShuffle<>+72(SB)/1, $0x09
+DATA q6kScaleShuffle<>+73(SB)/1, $0x09
+DATA q6kScaleShuffle<>+74(SB)/1, $0x09
+DATA q6kScaleShuffle<>+75(SB)/1, $0x09
+DATA q6kScaleShuffle<>+76(SB)/1, $0x09
+DATA q6kScaleShuffle<>+77(SB)/1, $0x09
+DATA q6kScaleShuffle<>+78(SB)/1, $0x09
+DATA q6kScaleShuffle<>+79(SB)/1, $0x09
+DATA q6kScaleShuffle<>+80(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+81(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+82(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+83(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+84(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+85(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+86(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+87(SB)/1, $0x0a
+DATA q6kScaleShuffle<>+88(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+89(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+90(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+91(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+92(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+93(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+94(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+95(SB)/1, $0x0b
+DATA q6kScaleShuffle<>+96(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+97(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+98(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+99(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+100(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+101(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+102(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+103(SB)/1, $0x0c
+DATA q6kScaleShuffle<>+104(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+105(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+106(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+107(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+108(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+109(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+110(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+111(SB)/1, $0x0d
+DATA q6kScaleShuffle<>+112(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+113(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+114(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+115(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+116(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+117(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+118(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+119(SB)/1, $0x0e
+DATA q6kScaleShuffle<>+120(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+121(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+122(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+123(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+124(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+125(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+126(SB)/1, $0x0f
+DATA q6kScaleShuffle<>+127(SB)/1, $0x0f
+GLOBL q6kScaleShuffle<>(SB), RODATA|NOPTR, $128
+
+// func gemvQ6_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemvQ6_KQ8_KAVX2(SB), NOSPLIT, $0-88
+	MOVQ         w_base+0(FP), SI
+	MOVQ         rowBytes+24(FP), R8
+	MOVQ         x_base+32(FP), DI
+	MOVQ         out_base+64(FP), DX
+	MOVQ         out_len+72(FP), R9
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x03030303, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x20202020, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+row:
+	TESTQ  R9, R9
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   nb+56(FP), R12
+
+block:
+	TESTQ        R12, R12
+	JZ           store
+	MOVWLZX      208(R10), AX
+	VMOVD        AX, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (R11), X2, X2
+	VBROADCASTSS X2, Y2
+	VMOVDQU      192(R10), X3
+	VPXOR        Y4, Y4, Y4
+	VMOVDQU      (R10), Y5
+	VMOVDQU      32(R10), Y6
+	VMOVDQU      128(R10), Y7
+	VPAND        Y14, Y7, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPAND        Y15, Y5, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      4(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+0(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x02, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPAND        Y15, Y6, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      36(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+16(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x04, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPSRLW       $0x04, Y5, Y8
+	VPAND        Y15, Y8, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      68(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+32(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x06, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPSRLW       $0x04, Y6, Y8
+	VPAND        Y15, Y8, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      100(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+48(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VMOVDQU      64(R10), Y5
+	VMOVDQU      96(R10), Y6
+	VMOVDQU      160(R10), Y7
+	VPAND        Y14, Y7, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPAND        Y15, Y5, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      132(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+64(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x02, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPAND        Y15, Y6, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      164(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+80(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x04, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPSRLW       $0x04, Y5, Y8
+	VPAND        Y15, Y8, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      196(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+96(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VPSRLW       $0x06, Y7, Y9
+	VPAND        Y14, Y9, Y9
+	VPSLLW       $0x04, Y9, Y9
+	VPSRLW       $0x04, Y6, Y8
+	VPAND        Y15, Y8, Y8
+	VPOR         Y9, Y8, Y8
+	VMOVDQU      228(R11), Y11
+	VPMADDUBSW   Y11, Y13, Y10
+	VPMADDUBSW   Y11, Y8, Y8
+	VPSUBW       Y10, Y8, Y8
+	VPSHUFB      q6kScaleShuffle<>+112(SB), X3, X10
+	VPMOVSXBW    X10, Y10
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VFMADD231PS  Y4, Y2, Y0
+	ADDQ         $0x000000d2, R10
+	ADDQ         $0x00000124, R11
+	DECQ         R12
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X5
+	VADDPS       X5, X0, X0
+	VMOVHLPS     X0, X0, X5
+	VADDPS       X5, X0, X0
+	VMOVSHDUP    X0, X5
+	VADDSS       X5, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $0x04, DX
+	ADDQ         R8, SI
+	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func dotF16AVX2(w *byte, x *byte, n int) float32
 // Requires: AVX, F16C, FMA3, SSE
 TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28

@@ -64,6 +64,24 @@ func gemm4Q4_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x
 //go:noescape
 func gemm4Q8_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
+// gemvQ4_KQ8_KAVX2 sets out[r] to the dot product of row r of w (Q4_K, nb super-blocks, rows rowBytes apart)
+// with the Q8_K row x, in the float order of ggml's AVX2 kernel.
+//
+//go:noescape
+func gemvQ4_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
+// gemvQ5_KQ8_KAVX2 sets out[r] to the dot product of row r of w (Q5_K, nb super-blocks, rows rowBytes apart)
+// with the Q8_K row x, in the float order of ggml's AVX2 kernel.
+//
+//go:noescape
+func gemvQ5_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
+// gemvQ6_KQ8_KAVX2 sets out[r] to the dot product of row r of w (Q6_K, nb super-blocks, rows rowBytes apart)
+// with the Q8_K row x, in the float order of ggml's AVX2 kernel.
+//
+//go:noescape
+func gemvQ6_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
 // dotF16AVX2 returns the dot product of n F16 values at w and x; n is a multiple of 8.
 //
 //go:noescape

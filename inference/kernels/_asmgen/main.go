@@ -35,6 +35,9 @@ func main() {
 		gemm4(v, true)
 		gemm4(v, false)
 	}
+	gemvQ4_5K(false)
+	gemvQ4_5K(true)
+	gemvQ6_K()
 	dotHalf("dotF16AVX2", false)
 	dotHalf("dotBF16AVX2", true)
 	dotF32()
