@@ -395,7 +395,7 @@ func (s *Store) purge(id ID) error {
 	// point at a message that is gone, which search skips.
 	var keys [][]byte
 	var f folder
-	wordSet := map[string]struct{}{}
+	wordSet := map[string][]byte{}
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: msgPrefix(id), PrefetchValues: true})
 		defer it.Close()
@@ -403,7 +403,7 @@ func (s *Store) purge(id ID) error {
 			keys = append(keys, it.Item().KeyCopy(nil))
 			if m, err := itemMessage(it.Item()); err == nil {
 				for w := range messageWords(&f, &m) {
-					wordSet[w] = struct{}{}
+					wordSet[w] = nil
 				}
 			}
 		}
@@ -411,6 +411,9 @@ func (s *Store) purge(id ID) error {
 	})
 	for w := range wordSet {
 		keys = append(keys, wordKey([]byte(w), id))
+	}
+	for p := range shortStarts(wordSet) {
+		keys = append(keys, shortKey([]byte(p), id))
 	}
 	if err != nil {
 		return err
@@ -461,7 +464,7 @@ func (s *Store) DeleteAll() error {
 		return err
 	}
 	defer done()
-	return s.db.DropPrefix(prefixConv, prefixRecent, prefixMsg, prefixDeleted, prefixWord)
+	return s.db.DropPrefix(prefixConv, prefixRecent, prefixMsg, prefixDeleted, prefixWord, prefixShort)
 }
 
 const maxTitleRunes = 60

@@ -365,12 +365,10 @@ func (s *Store) importConv(ic importedConv) (bool, error) {
 		}
 	}
 	// The title's postings are added with the conversation record below.
-	for w, ps := range convPostings(&f, "", ic.msgs) {
-		if err := wb.Set(wordKey([]byte(w), ic.c.ID), encodePostings(ps)); err != nil {
-			wb.Cancel()
-			done()
-			return false, err
-		}
+	if err := putConvIndex(wb, ic.c.ID, convPostings(&f, "", ic.msgs)); err != nil {
+		wb.Cancel()
+		done()
+		return false, err
 	}
 	err = wb.Flush()
 	done()

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 	"unicode"
 	"unicode/utf8"
 
@@ -27,6 +25,13 @@ import (
 // index. No positions (n = 0) means unknown: the text had more than
 // maxPositions words, and a phrase check falls back to the text.
 //
+// A second, smaller index answers two-letter prefixes (search-as-you-type's
+// second key), which would otherwise scan every word that starts with them:
+//
+//	x/<first two runes>\x00<convID:16>  ->  postings without positions
+//
+// listing the texts with a word (of two or more runes) that starts so.
+//
 // Words are case-folded, NFC-normalized runs of letters, digits and marks;
 // each Han, Hiragana or Katakana character is a word of its own (those
 // scripts do not separate words with spaces). A query word matches every
@@ -40,14 +45,43 @@ const (
 	maxPositions = 1 << 16 // words per message with positions; longer texts have none
 )
 
-var prefixWord = []byte("w/")
+var (
+	prefixWord  = []byte("w/")
+	prefixShort = []byte("x/")
+)
 
-func wordKey(word []byte, id ID) []byte {
-	k := make([]byte, 0, len(prefixWord)+len(word)+1+16)
-	k = append(k, prefixWord...)
+func wordKey(word []byte, id ID) []byte { return listKey(prefixWord, word, id) }
+
+func shortKey(start []byte, id ID) []byte { return listKey(prefixShort, start, id) }
+
+func listKey(prefix, word []byte, id ID) []byte {
+	k := make([]byte, 0, len(prefix)+len(word)+1+16)
+	k = append(k, prefix...)
 	k = append(k, word...)
 	k = append(k, 0)
 	return append(k, id[:]...)
+}
+
+// shortStart returns the first two runes of a word, its key in the prefix
+// index; words of one rune have none.
+func shortStart(w []byte) ([]byte, bool) {
+	_, n := utf8.DecodeRune(w)
+	if n >= len(w) {
+		return nil, false
+	}
+	_, m := utf8.DecodeRune(w[n:])
+	return w[:n+m], true
+}
+
+// shortStarts returns the prefix-index keys of a text's words.
+func shortStarts(words map[string][]byte) map[string]struct{} {
+	out := map[string]struct{}{}
+	for w := range words {
+		if p, ok := shortStart([]byte(w)); ok {
+			out[string(p)] = struct{}{}
+		}
+	}
+	return out
 }
 
 // posting is one text's entry in a word's list: a message (or titleSeq)
@@ -63,16 +97,12 @@ func encodePostings(ps []posting) []byte {
 		n += 4 + len(p.pos)
 	}
 	b := make([]byte, 0, n)
-	prev := uint64(0)
 	for i, p := range ps {
-		if i == 0 {
-			b = binary.AppendUvarint(b, p.seq)
-		} else {
-			b = binary.AppendUvarint(b, p.seq-prev)
+		var prev uint64
+		if i > 0 {
+			prev = ps[i-1].seq
 		}
-		prev = p.seq
-		b = binary.AppendUvarint(b, uint64(len(p.pos)))
-		b = append(b, p.pos...)
+		b = appendPosting(b, p, prev, i == 0)
 	}
 	return b
 }
@@ -108,7 +138,6 @@ func nextPosting(b []byte, prev uint64, first bool) (p posting, rest []byte, err
 // positions are strictly ascending. The positions alias b.
 func decodePostings(b []byte) ([]posting, error) {
 	var ps []posting
-	var scratch []uint32
 	for len(b) > 0 {
 		var prev uint64
 		if len(ps) > 0 {
@@ -118,7 +147,7 @@ func decodePostings(b []byte) ([]posting, error) {
 		if err != nil {
 			return nil, err
 		}
-		if scratch, err = decodePositions(scratch[:0], p.pos); err != nil {
+		if err := checkPositions(p.pos); err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)
@@ -146,6 +175,28 @@ func decodeSeqs(b []byte) ([]uint64, error) {
 	return seqs, nil
 }
 
+// checkPositions is decodePositions without the positions.
+func checkPositions(b []byte) error {
+	prev := uint64(0)
+	for i := 0; len(b) > 0; i++ {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errPostings
+		}
+		b = b[n:]
+		if i > 0 {
+			if v == 0 || v > math.MaxUint32-prev {
+				return errPostingsOrder
+			}
+			v += prev
+		} else if v > math.MaxUint32 {
+			return errPostings
+		}
+		prev = v
+	}
+	return nil
+}
+
 // decodePositions appends the positions in b to dst; they must be strictly
 // ascending and fit a uint32.
 func decodePositions(dst []uint32, b []byte) ([]uint32, error) {
@@ -157,12 +208,11 @@ func decodePositions(dst []uint32, b []byte) ([]uint32, error) {
 		}
 		b = b[n:]
 		if i > 0 {
-			if v == 0 {
+			if v == 0 || v > math.MaxUint32-prev {
 				return nil, errPostingsOrder
 			}
 			v += prev
-		}
-		if v > math.MaxUint32 {
+		} else if v > math.MaxUint32 {
 			return nil, errPostings
 		}
 		dst = append(dst, uint32(v))
@@ -276,14 +326,29 @@ func forEachWord(text []byte, fn func([]byte) bool) {
 func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string][]byte) error {
 	for w := range old {
 		if _, keep := new[w]; !keep {
-			if err := editPosting(txn, []byte(w), id, posting{seq: seq}, false); err != nil {
+			if err := editPosting(txn, wordKey([]byte(w), id), posting{seq: seq}, false); err != nil {
 				return err
 			}
 		}
 	}
 	for w, pos := range new {
 		if had, ok := old[w]; !ok || !bytes.Equal(had, pos) {
-			if err := editPosting(txn, []byte(w), id, posting{seq: seq, pos: pos}, true); err != nil {
+			if err := editPosting(txn, wordKey([]byte(w), id), posting{seq: seq, pos: pos}, true); err != nil {
+				return err
+			}
+		}
+	}
+	oldStarts, newStarts := shortStarts(old), shortStarts(new)
+	for p := range oldStarts {
+		if _, keep := newStarts[p]; !keep {
+			if err := editPosting(txn, shortKey([]byte(p), id), posting{seq: seq}, false); err != nil {
+				return err
+			}
+		}
+	}
+	for p := range newStarts {
+		if _, had := oldStarts[p]; !had {
+			if err := editPosting(txn, shortKey([]byte(p), id), posting{seq: seq}, true); err != nil {
 				return err
 			}
 		}
@@ -291,40 +356,98 @@ func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string][]byte) err
 	return nil
 }
 
-// editPosting sets (or removes) one text's posting in a word's list for a
-// conversation.
-func editPosting(txn *badger.Txn, word []byte, id ID, p posting, set bool) error {
-	k := wordKey(word, id)
-	var ps []posting
+// editPosting sets (or removes) one text's posting in the list at key k.
+func editPosting(txn *badger.Txn, k []byte, p posting, set bool) error {
+	var b []byte
 	item, err := txn.Get(k)
 	switch {
 	case err == nil:
-		b, err := item.ValueCopy(nil)
-		if err != nil {
+		if b, err = item.ValueCopy(nil); err != nil {
 			return err
 		}
-		if ps, err = decodePostings(b); err != nil {
-			ps = nil // a damaged list is rebuilt from this text on; the rest is lost to search only
+		if checkList(b) != nil {
+			b = nil // a damaged list is rebuilt from this text on; the rest is lost to search only
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
-	i := sort.Search(len(ps), func(i int) bool { return ps[i].seq >= p.seq })
-	present := i < len(ps) && ps[i].seq == p.seq
+	out, changed := editList(b, p, set)
 	switch {
-	case set && present:
-		ps[i] = p
-	case set:
-		ps = slices.Insert(ps, i, p)
-	case present:
-		ps = slices.Delete(ps, i, i+1)
-	default:
+	case !changed:
 		return nil
-	}
-	if len(ps) == 0 {
+	case len(out) == 0:
 		return txn.Delete(k)
 	}
-	return txn.Set(k, encodePostings(ps))
+	return txn.Set(k, out)
+}
+
+// editList returns the valid list b with p set (or its seq removed),
+// copying the rest of the bytes as they are; changed is false when there is
+// nothing to do. Appending a new last posting, the common case, decodes
+// nothing but seqs.
+func editList(b []byte, p posting, set bool) (out []byte, changed bool) {
+	var before uint64 // the seq of the posting before off
+	for off := 0; off < len(b); {
+		q, rest, err := nextPosting(b[off:], before, off == 0)
+		if err != nil {
+			return nil, true // not a valid list: replace it
+		}
+		end := len(b) - len(rest)
+		if q.seq < p.seq {
+			before, off = q.seq, end
+			continue
+		}
+		out = append(make([]byte, 0, len(b)+len(p.pos)+20), b[:off]...)
+		switch {
+		case set && q.seq == p.seq:
+			out = appendPosting(out, p, before, off == 0)
+		case set:
+			out = appendPosting(out, p, before, off == 0)
+			out = appendPosting(out, q, p.seq, false)
+		case q.seq == p.seq && end < len(b): // removing q: the next one's delta changes
+			next, rest, err := nextPosting(b[end:], q.seq, false)
+			if err != nil {
+				return nil, true
+			}
+			out = appendPosting(out, next, before, off == 0)
+			end = len(b) - len(rest)
+		case q.seq == p.seq:
+		default:
+			return b, false
+		}
+		return append(out, b[end:]...), true
+	}
+	if !set {
+		return b, false
+	}
+	return appendPosting(append(make([]byte, 0, len(b)+len(p.pos)+20), b...), p, before, len(b) == 0), true
+}
+
+// appendPosting encodes p after a posting for seq before (none if first).
+func appendPosting(b []byte, p posting, before uint64, first bool) []byte {
+	if first {
+		b = binary.AppendUvarint(b, p.seq)
+	} else {
+		b = binary.AppendUvarint(b, p.seq-before)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.pos)))
+	return append(b, p.pos...)
+}
+
+// checkList reports whether b is a valid posting list, without allocating.
+func checkList(b []byte) error {
+	var prev uint64
+	for first := true; len(b) > 0; first = false {
+		p, rest, err := nextPosting(b, prev, first)
+		if err != nil {
+			return err
+		}
+		if err := checkPositions(p.pos); err != nil {
+			return err
+		}
+		b, prev = rest, p.seq
+	}
+	return nil
 }
 
 func messageWords(f *folder, m *Message) map[string][]byte {
@@ -346,17 +469,60 @@ func convPostings(f *folder, title string, msgs []Message) map[string][]posting 
 	return out
 }
 
-// scanPrefix is what scanWord and scanLists take for a query word: every
-// indexed word that starts with w, or w alone when exact.
-func scanPrefix(w []byte, exact bool) []byte {
-	if exact {
-		return append(w[:len(w):len(w)], 0)
+// shortPostings derives a conversation's prefix-index lists from its word
+// lists: two-rune start -> postings without positions.
+func shortPostings(words map[string][]posting) map[string][]posting {
+	seqs := map[string][]uint64{}
+	for w, ps := range words {
+		if p, ok := shortStart([]byte(w)); ok {
+			for _, q := range ps {
+				seqs[string(p)] = append(seqs[string(p)], q.seq)
+			}
+		}
 	}
-	return w
+	out := make(map[string][]posting, len(seqs))
+	for p, ss := range seqs {
+		ss = sortedSet(ss)
+		ps := make([]posting, len(ss))
+		for i, s := range ss {
+			ps[i].seq = s
+		}
+		out[p] = ps
+	}
+	return out
 }
 
-// scanWord calls fn with each conversation's seqs for every indexed word
-// that starts with prefix (so one conversation can come more than once).
+// putConvIndex writes a conversation's whole index (word and prefix lists)
+// to a write batch: imports and bulk loads.
+func putConvIndex(wb *badger.WriteBatch, id ID, words map[string][]posting) error {
+	for w, ps := range words {
+		if err := wb.Set(wordKey([]byte(w), id), encodePostings(ps)); err != nil {
+			return err
+		}
+	}
+	for p, ps := range shortPostings(words) {
+		if err := wb.Set(shortKey([]byte(p), id), encodePostings(ps)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanPrefix is the key prefix of the lists of every indexed word that
+// starts with w, or of w alone when exact. A two-rune prefix is the one list
+// per conversation of the prefix index unless withPositions.
+func scanPrefix(w []byte, exact, withPositions bool) []byte {
+	if exact {
+		return append(append(append([]byte{}, prefixWord...), w...), 0)
+	}
+	if p, ok := shortStart(w); ok && len(p) == len(w) && !withPositions {
+		return append(append(append([]byte{}, prefixShort...), w...), 0)
+	}
+	return append(append([]byte{}, prefixWord...), w...)
+}
+
+// scanWord calls fn with each conversation's seqs for every list whose key
+// starts with prefix (so one conversation can come more than once).
 func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
 	return scanLists(txn, prefix, func(id ID, b []byte) {
 		if seqs, err := decodeSeqs(b); err == nil { // a damaged list costs search hits, never the search
@@ -365,17 +531,16 @@ func scanWord(txn *badger.Txn, prefix []byte, fn func(ID, []uint64)) error {
 	})
 }
 
-// scanLists calls fn with each conversation's encoded list for every
-// indexed word that starts with prefix; the bytes are valid during the call.
-func scanLists(txn *badger.Txn, prefix []byte, fn func(ID, []byte)) error {
-	p := append(append([]byte{}, prefixWord...), prefix...)
+// scanLists calls fn with each conversation's encoded list for every key
+// that starts with p; the bytes are valid during the call.
+func scanLists(txn *badger.Txn, p []byte, fn func(ID, []byte)) error {
 	// No value prefetching: the lists are small and stored inline, and
 	// Badger's prefetch starts goroutines.
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
-		if len(k) < len(p)+16 || len(k) < len(prefixWord)+17 || k[len(k)-17] != 0 {
+		if len(k) < len(p)+16 || len(k) < 2+17 || k[len(k)-17] != 0 {
 			continue
 		}
 		var id ID
@@ -401,8 +566,8 @@ func isCJK(r rune) bool {
 	return r >= 0x2E80 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana)
 }
 
-// rebuildIndex recomputes the whole search index from the stored titles and
-// texts: the migration to schema 2, whose lists carry word positions. It
+// rebuildIndex recomputes the word lists from the stored titles and texts:
+// the migration to schema 2, whose lists carry word positions. It
 // drops the old lists first, so a run cut short by a crash is simply run
 // again at the next Open (the schema version moves only after it).
 func rebuildIndex(s *Store) error {
@@ -455,6 +620,71 @@ func rebuildIndex(s *Store) error {
 			}
 		}
 		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return wb.Flush()
+}
+
+// buildShortIndex derives the prefix index from the word lists: the
+// migration to schema 3. Word keys sort by word, so the words that share a
+// two-rune start are next to each other and one start's lists are in memory
+// at a time. It drops any prefix lists first, so it can simply run again.
+func buildShortIndex(s *Store) error {
+	if err := s.db.DropPrefix(prefixShort); err != nil {
+		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var start []byte
+	group := map[ID][]uint64{}
+	flush := func() error {
+		for id, seqs := range group {
+			seqs = sortedSet(seqs)
+			ps := make([]posting, len(seqs))
+			for i, seq := range seqs {
+				ps[i].seq = seq
+			}
+			if err := wb.Set(shortKey(start, id), encodePostings(ps)); err != nil {
+				return err
+			}
+		}
+		clear(group)
+		return nil
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWord})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) < len(prefixWord)+17 || k[len(k)-17] != 0 {
+				continue
+			}
+			p, ok := shortStart(k[len(prefixWord) : len(k)-17])
+			if !ok {
+				continue
+			}
+			if !bytes.Equal(p, start) {
+				if err := flush(); err != nil {
+					return err
+				}
+				start = append(start[:0], p...)
+			}
+			var id ID
+			copy(id[:], k[len(k)-16:])
+			err := it.Item().Value(func(b []byte) error {
+				seqs, err := decodeSeqs(b)
+				if err == nil { // a damaged list is left out, as search would
+					group[id] = append(group[id], seqs...)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return flush()
 	})
 	if err != nil {
 		return err

@@ -195,6 +195,13 @@ func TestPhraseSearchRandom(t *testing.T) {
 	if matched < 100 {
 		t.Fatalf("only %d of 400 queries matched anything: the test does not test much", matched)
 	}
+	// Two-rune prefixes come from the prefix index.
+	for _, w := range vocab {
+		if r := []rune(w); len(r) >= 2 {
+			checkAgainstBrute(t, s, string(r[:2]))
+			checkAgainstBrute(t, s, strings.ToUpper(string(r[:2]))+" "+vocab[r[0]%rune(len(vocab))])
+		}
+	}
 	checkIndex(t, s)
 }
 

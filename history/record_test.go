@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 )
@@ -157,6 +159,7 @@ func TestPostingsRoundTrip(t *testing.T) {
 		"position repeated":   {0, 2, 3, 0},
 		"position over 32bit": {0, 5, 0x80, 0x80, 0x80, 0x80, 0x10},
 		"position truncated":  {0, 1, 0x80},
+		"position wraps":      {0, 11, 5, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
 	} {
 		if _, err := decodePostings(b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
@@ -203,6 +206,52 @@ func FuzzDecodePostings(f *testing.F) {
 		for i := range ps {
 			if again[i].seq != ps[i].seq || !bytes.Equal(again[i].pos, ps[i].pos) {
 				t.Fatalf("re-encode: posting %d %v → %v", i, ps[i], again[i])
+			}
+		}
+	})
+}
+
+// FuzzEditList: editing a list in place (editPosting's byte surgery) gives
+// the same list as decoding, editing the postings and encoding again.
+func FuzzEditList(f *testing.F) {
+	f.Add(encodePostings([]posting{{0, positions(0, 4)}, {3, nil}, {7, positions(2)}}), uint64(3), true, positions(1))
+	f.Add(encodePostings([]posting{{0, positions(0, 4)}, {3, nil}, {7, positions(2)}}), uint64(3), false, []byte(nil))
+	f.Add(encodePostings([]posting{{2, nil}}), uint64(9), true, positions(0, 1))
+	f.Add([]byte{}, uint64(0), true, []byte(nil))
+	f.Fuzz(func(t *testing.T, b []byte, seq uint64, set bool, pos []byte) {
+		ps, err := decodePostings(b)
+		if check := checkList(b); (err == nil) != (check == nil) {
+			t.Fatalf("checkList says %v, decodePostings %v", check, err)
+		}
+		if err != nil || checkPositions(pos) != nil {
+			return
+		}
+		p := posting{seq, pos}
+		i := sort.Search(len(ps), func(i int) bool { return ps[i].seq >= seq })
+		present := i < len(ps) && ps[i].seq == seq
+		want := slices.Clone(ps)
+		switch {
+		case set && present:
+			want[i] = p
+		case set:
+			want = slices.Insert(want, i, p)
+		case present:
+			want = slices.Delete(want, i, i+1)
+		}
+		out, changed := editList(b, p, set)
+		if changed != (set || present) {
+			t.Fatalf("changed = %v for set %v, present %v", changed, set, present)
+		}
+		got, err := decodePostings(out)
+		if err != nil {
+			t.Fatalf("edited list does not decode: %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("edited list %v, want %v", got, want)
+		}
+		for i := range got {
+			if got[i].seq != want[i].seq || !bytes.Equal(got[i].pos, want[i].pos) {
+				t.Fatalf("edited list %v, want %v", got, want)
 			}
 		}
 	})

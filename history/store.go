@@ -35,7 +35,7 @@ var (
 )
 
 // SchemaVersion is the key layout and record format this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Store is the conversation history: one Badger database per user profile.
 // It is safe for concurrent use.
@@ -367,7 +367,8 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 
 // migrations[v] upgrades a database at schema v to v+1.
 var migrations = map[uint32]func(s *Store) error{
-	1: rebuildIndex, // word positions in the search index
+	1: rebuildIndex,    // word positions in the search index
+	2: buildShortIndex, // the two-letter prefix index
 }
 
 // currentSchema is SchemaVersion; a variable so tests can exercise migrations.

@@ -212,19 +212,21 @@ func TestRenameAndUpdate(t *testing.T) {
 func indexKeys(t *testing.T, s *Store) []string {
 	t.Helper()
 	var keys []string
-	s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWord, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, _ := it.Item().ValueCopy(nil)
-			ps, err := decodePostings(v)
-			if err != nil {
-				t.Errorf("posting list %q: %v", it.Item().Key(), err)
+	for _, prefix := range [][]byte{prefixWord, prefixShort} {
+		s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				v, _ := it.Item().ValueCopy(nil)
+				ps, err := decodePostings(v)
+				if err != nil {
+					t.Errorf("posting list %q: %v", it.Item().Key(), err)
+				}
+				keys = append(keys, fmt.Sprintf("%q=%s", it.Item().Key(), formatPostings(t, ps)))
 			}
-			keys = append(keys, fmt.Sprintf("%q=%s", it.Item().Key(), formatPostings(t, ps)))
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	sort.Strings(keys)
 	return keys
 }
@@ -243,8 +245,31 @@ func expectedIndex(t *testing.T, s *Store) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for w, ps := range convPostings(&f, c.Title, msgs) {
+		words := convPostings(&f, c.Title, msgs)
+		for w, ps := range words {
 			keys = append(keys, fmt.Sprintf("%q=%s", wordKey([]byte(w), c.ID), formatPostings(t, ps)))
+		}
+		// The prefix index straight from the texts: each text under the
+		// first two runes of each of its words.
+		starts := map[string][]posting{}
+		add := func(seq uint64, texts ...string) {
+			seen := map[string]bool{}
+			for _, text := range texts {
+				forEachWord(f.fold([]byte(text)), func(w []byte) bool {
+					if r := []rune(string(w)); len(r) >= 2 && !seen[string(r[:2])] {
+						seen[string(r[:2])] = true
+						starts[string(r[:2])] = append(starts[string(r[:2])], posting{seq: seq})
+					}
+					return true
+				})
+			}
+		}
+		for _, m := range msgs {
+			add(m.Seq, m.Text, m.Thinking)
+		}
+		add(titleSeq, c.Title)
+		for p, ps := range starts {
+			keys = append(keys, fmt.Sprintf("%q=%s", shortKey([]byte(p), c.ID), formatPostings(t, ps)))
 		}
 	}
 	sort.Strings(keys)
