@@ -365,9 +365,6 @@ func editPosting(txn *badger.Txn, k []byte, p posting, set bool) error {
 		if b, err = item.ValueCopy(nil); err != nil {
 			return err
 		}
-		if checkList(b) != nil {
-			b = nil // a damaged list is rebuilt from this text on; the rest is lost to search only
-		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
@@ -381,21 +378,30 @@ func editPosting(txn *badger.Txn, k []byte, p posting, set bool) error {
 	return txn.Set(k, out)
 }
 
-// editList returns the valid list b with p set (or its seq removed),
-// copying the rest of the bytes as they are; changed is false when there is
-// nothing to do. Appending a new last posting, the common case, decodes
-// nothing but seqs.
+// editList returns list b with p set (or its seq removed), copying the
+// other postings' bytes as they are; changed is false when there is nothing
+// to do. Only seqs are decoded, up to p's place. A list whose seqs cannot be
+// read is replaced by p alone (the rest was lost to search already).
 func editList(b []byte, p posting, set bool) (out []byte, changed bool) {
+	damaged := func() ([]byte, bool) {
+		if set {
+			return appendPosting(nil, p, 0, true), true
+		}
+		return b, false
+	}
 	var before uint64 // the seq of the posting before off
 	for off := 0; off < len(b); {
 		q, rest, err := nextPosting(b[off:], before, off == 0)
 		if err != nil {
-			return nil, true // not a valid list: replace it
+			return damaged()
 		}
 		end := len(b) - len(rest)
 		if q.seq < p.seq {
 			before, off = q.seq, end
 			continue
+		}
+		if err := checkSeqs(rest, q.seq); err != nil {
+			return damaged()
 		}
 		out = append(make([]byte, 0, len(b)+len(p.pos)+20), b[:off]...)
 		switch {
@@ -405,10 +411,7 @@ func editList(b []byte, p posting, set bool) (out []byte, changed bool) {
 			out = appendPosting(out, p, before, off == 0)
 			out = appendPosting(out, q, p.seq, false)
 		case q.seq == p.seq && end < len(b): // removing q: the next one's delta changes
-			next, rest, err := nextPosting(b[end:], q.seq, false)
-			if err != nil {
-				return nil, true
-			}
+			next, rest, _ := nextPosting(b[end:], q.seq, false) // checked above
 			out = appendPosting(out, next, before, off == 0)
 			end = len(b) - len(rest)
 		case q.seq == p.seq:
@@ -423,6 +426,18 @@ func editList(b []byte, p posting, set bool) (out []byte, changed bool) {
 	return appendPosting(append(make([]byte, 0, len(b)+len(p.pos)+20), b...), p, before, len(b) == 0), true
 }
 
+// checkSeqs checks the rest of a list, after a posting for seq prev.
+func checkSeqs(b []byte, prev uint64) error {
+	for len(b) > 0 {
+		p, rest, err := nextPosting(b, prev, false)
+		if err != nil {
+			return err
+		}
+		b, prev = rest, p.seq
+	}
+	return nil
+}
+
 // appendPosting encodes p after a posting for seq before (none if first).
 func appendPosting(b []byte, p posting, before uint64, first bool) []byte {
 	if first {
@@ -432,22 +447,6 @@ func appendPosting(b []byte, p posting, before uint64, first bool) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(p.pos)))
 	return append(b, p.pos...)
-}
-
-// checkList reports whether b is a valid posting list, without allocating.
-func checkList(b []byte) error {
-	var prev uint64
-	for first := true; len(b) > 0; first = false {
-		p, rest, err := nextPosting(b, prev, first)
-		if err != nil {
-			return err
-		}
-		if err := checkPositions(p.pos); err != nil {
-			return err
-		}
-		b, prev = rest, p.seq
-	}
-	return nil
 }
 
 func messageWords(f *folder, m *Message) map[string][]byte {
