@@ -16,7 +16,8 @@ const gemmTileBytes = 32 << 10
 // activation format (see Gemv). For Q4_0 and Q8_0 weights, four
 // activations share each weight block's load and unpacking, which makes a
 // prompt's mat-muls about twice as fast per token as one Gemv per activation;
-// results are bit-identical to Gemv's. Other types run Gemv tile by tile.
+// Q4_K, Q5_K and Q6_K do the same (kquants.go). Results are bit-identical to
+// Gemv's. Other types run Gemv tile by tile.
 func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
 	if len(xs) != len(out) {
 		panic(fmt.Sprintf("kernels: Gemm: %d activations but %d outputs", len(xs), len(out)))
@@ -31,6 +32,10 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		if len(out[j]) < hi {
 			panic(fmt.Sprintf("kernels: Gemm: output %d has %d rows, need %d", j, len(out[j]), hi))
 		}
+	}
+	if kBlockBytes(t) != 0 {
+		gemmK(t, w, rowBytes, xs, n, out, lo, hi)
+		return
 	}
 	tile := max(1, gemmTileBytes/max(rowBytes, 1))
 	if t != gguf.Q4_0 && t != gguf.Q8_0 {

@@ -16,7 +16,7 @@ func TestGemmMatchesGemv(t *testing.T) {
 	const n = 256
 	r := rand.New(rand.NewPCG(11, 12))
 	forEachLevel(t, func(t *testing.T) {
-		for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.F16, gguf.F32} {
+		for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.F16, gguf.F32} {
 			vd, _ := quant.VecDotFor(typ)
 			for _, tc := range []struct{ rows, acts, lo, hi int }{
 				{1, 1, 0, 1}, {5, 4, 0, 5}, {37, 5, 3, 30}, {300, 9, 0, 300}, {70, 8, 69, 70}, {10, 3, 4, 4},
@@ -91,7 +91,7 @@ func BenchmarkGemm(b *testing.B) {
 	saved := active
 	defer func() { active = saved }()
 	const rows, cols, acts = 768, 1536, 16
-	for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0} {
+	for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
 		w := benchMatrix(typ, rows, cols)
 		xs := make([][]byte, acts)
 		out := make([][]float32, acts)

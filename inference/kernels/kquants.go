@@ -60,3 +60,31 @@ func gemvKGeneric(t gguf.TensorType, w []byte, rowBytes int, x []byte, nb int, o
 		out[r] = dot(w[r*rowBytes:], x, nb*quant.QKK)
 	}
 }
+
+// gemmK is Gemm for the K-quant types of kBlockBytes: tiles of rows, four
+// activations per pass over a tile (gemm4K), the rest one by one.
+func gemmK(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
+	blockW := kBlockBytes(t)
+	if n%quant.QKK != 0 || n < 0 {
+		panic(fmt.Sprintf("kernels: Gemm %s: n=%d is not a multiple of %d", t, n, quant.QKK))
+	}
+	nb := n / quant.QKK
+	for _, x := range xs {
+		if rowBytes < nb*blockW || len(x) < nb*quant.Q8_KBytes {
+			panic(fmt.Sprintf("kernels: Gemm %s: %d elements need %d weight and %d activation bytes, have %d and %d",
+				t, n, nb*blockW, nb*quant.Q8_KBytes, rowBytes, len(x)))
+		}
+	}
+	checkGemv("Gemm (K-quant)", w, rowBytes, hi, nb*blockW)
+	tile := max(1, gemmTileBytes/max(rowBytes, 1))
+	for r0 := lo; r0 < hi; r0 += tile {
+		r1 := min(r0+tile, hi)
+		j := 0
+		for ; j+4 <= len(xs) && nb > 0; j += 4 {
+			gemm4K(t, w, rowBytes, xs[j:j+4], nb, out[j:j+4], r0, r1)
+		}
+		for ; j < len(xs); j++ {
+			gemvKRows(t, w[r0*rowBytes:], rowBytes, xs[j], nb, out[j][r0:r1])
+		}
+	}
+}

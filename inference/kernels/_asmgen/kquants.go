@@ -49,8 +49,8 @@ func kHeader(name, doc string) {
 // unpackK4Scales turns the 12 scale bytes at blk+4 of a Q4_K/Q5_K block into
 // 16 int16 (8 scales, then 8 mins) stored at local, as ggml's utmp shuffle
 // followed by _mm256_cvtepu8_epi16; t is a scratch vector register.
-func unpackK4Scales(blk Register, local Mem, t VecPhysical) {
-	u0, u1, u2, a, b := EAX, EBX, R13L, ECX, R14L
+func unpackK4Scales(blk Register, local Mem, t VecPhysical, gp [5]Register) {
+	u0, u1, u2, a, b := gp[0], gp[1], gp[2], gp[3], gp[4]
 	MOVL(Mem{Base: blk, Disp: scalesOff}, u0)
 	MOVL(Mem{Base: blk, Disp: scalesOff + 4}, u1)
 	MOVL(Mem{Base: blk, Disp: scalesOff + 8}, u2)
@@ -152,7 +152,7 @@ func gemvQ4_5K(q5 bool) {
 		VXORPS(accm, accm, accm)
 	}, func() {
 		kScales(0, xd, dv, dminv)
-		unpackK4Scales(kWp, local, t[0])
+		unpackK4Scales(kWp, local, t[0], [5]Register{EAX, EBX, R13L, ECX, R14L})
 		// mins · (pairwise sums of bsums), 4 int32 lanes
 		VMOVDQU(Mem{Base: kXp, Disp: q8kBsums}, t[1])
 		VEXTRACTI128(U8(1), t[1], t[2].AsX())
@@ -212,11 +212,13 @@ func gemvQ4_5K(q5 bool) {
 	})
 }
 
+// shuf row c picks Q6_K scale byte 2c into the low 8 bytes and 2c+1 into
+// the high 8 (ggml's get_scale_shuffle); gemvQ6_K defines it.
+var shuf Mem
+
 // gemvQ6_K emits the Q6_K kernel.
 func gemvQ6_K() {
-	// q6Shuf row c picks scale byte 2c into the low 8 bytes and 2c+1 into
-	// the high 8 (ggml's get_scale_shuffle).
-	shuf := GLOBL("q6kScaleShuffle", RODATA|NOPTR)
+	shuf = GLOBL("q6kScaleShuffle", RODATA|NOPTR)
 	for c := 0; c < 8; c++ {
 		for i := 0; i < 16; i++ {
 			DATA(16*c+i, U8(2*c+i/8))
