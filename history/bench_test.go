@@ -171,7 +171,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 
 func BenchmarkSearch(b *testing.B) {
 	s := openBench(b)
-	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "kariqui", "the", "ca", "an", "a", `"token memory"`, "zzznotthere", "all:kariqui", "all:expert cache"} {
+	for _, q := range []string{"expert cache", "goroutine mutex latency", "straße", "kariqui", "the", "ca", "an", "a", `"token memory"`, `"of the"`, `"token an"`, `"expert cache" layer`, "zzznotthere", "all:kariqui", "all:expert cache"} {
 		b.Run(q, func(b *testing.B) {
 			query, limit := q, 100
 			if strings.HasPrefix(q, "all:") { // every hit, as the CLI's --limit 0

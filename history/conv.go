@@ -44,7 +44,7 @@ func putConv(txn *badger.Txn, old, c *Conversation) error {
 	}
 	if old == nil || old.Title != c.Title {
 		var f folder
-		var oldWords map[string][]byte
+		var oldWords textIndex
 		if old != nil {
 			oldWords = textWords(&f, []byte(old.Title))
 		}
@@ -208,7 +208,7 @@ func (s *Store) AppendMessage(convID ID, m Message) (Message, error) {
 			return err
 		}
 		var f folder
-		if err := reindex(txn, convID, m.Seq, nil, messageWords(&f, &m)); err != nil {
+		if err := reindex(txn, convID, m.Seq, textIndex{}, messageWords(&f, &m)); err != nil {
 			return err
 		}
 		return putConv(txn, &old, &c)
@@ -346,7 +346,7 @@ func (s *Store) TruncateAfter(convID ID, seq uint64) error {
 			if err := txn.Delete(msgKey(convID, m.Seq)); err != nil {
 				return err
 			}
-			if err := reindex(txn, convID, m.Seq, messageWords(&f, &m), nil); err != nil {
+			if err := reindex(txn, convID, m.Seq, messageWords(&f, &m), textIndex{}); err != nil {
 				return err
 			}
 		}
@@ -372,7 +372,7 @@ func (s *Store) Delete(id ID) error {
 			return err
 		}
 		var f folder
-		if err := reindex(txn, id, titleSeq, textWords(&f, []byte(c.Title)), nil); err != nil {
+		if err := reindex(txn, id, titleSeq, textWords(&f, []byte(c.Title)), textIndex{}); err != nil {
 			return err
 		}
 		return txn.Set(deletedKey(id), nil)
@@ -395,15 +395,19 @@ func (s *Store) purge(id ID) error {
 	// point at a message that is gone, which search skips.
 	var keys [][]byte
 	var f folder
-	wordSet := map[string][]byte{}
+	wordSet, startSet := map[string]bool{}, map[string]bool{}
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: msgPrefix(id), PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			keys = append(keys, it.Item().KeyCopy(nil))
 			if m, err := itemMessage(it.Item()); err == nil {
-				for w := range messageWords(&f, &m) {
-					wordSet[w] = nil
+				ti := messageWords(&f, &m)
+				for w := range ti.words {
+					wordSet[w] = true
+				}
+				for p := range ti.starts {
+					startSet[p] = true
 				}
 			}
 		}
@@ -412,7 +416,7 @@ func (s *Store) purge(id ID) error {
 	for w := range wordSet {
 		keys = append(keys, wordKey([]byte(w), id))
 	}
-	for p := range shortStarts(wordSet) {
+	for p := range startSet {
 		keys = append(keys, shortKey([]byte(p), id))
 	}
 	if err != nil {

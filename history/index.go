@@ -2,10 +2,12 @@ package history
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -28,9 +30,10 @@ import (
 // A second, smaller index answers two-letter prefixes (search-as-you-type's
 // second key), which would otherwise scan every word that starts with them:
 //
-//	x/<first two runes>\x00<convID:16>  ->  postings without positions
+//	x/<first two runes>\x00<convID:16>  ->  postings
 //
-// listing the texts with a word (of two or more runes) that starts so.
+// listing the texts with a word (of two or more runes) that starts so, and
+// where such words are.
 //
 // Words are case-folded, NFC-normalized runs of letters, digits and marks;
 // each Han, Hiragana or Katakana character is a word of its own (those
@@ -71,17 +74,6 @@ func shortStart(w []byte) ([]byte, bool) {
 	}
 	_, m := utf8.DecodeRune(w[n:])
 	return w[:n+m], true
-}
-
-// shortStarts returns the prefix-index keys of a text's words.
-func shortStarts(words map[string][]byte) map[string]struct{} {
-	out := map[string]struct{}{}
-	for w := range words {
-		if p, ok := shortStart([]byte(w)); ok {
-			out[string(p)] = struct{}{}
-		}
-	}
-	return out
 }
 
 // posting is one text's entry in a word's list: a message (or titleSeq)
@@ -221,17 +213,33 @@ func decodePositions(dst []uint32, b []byte) ([]uint32, error) {
 	return dst, nil
 }
 
-// textWords returns the distinct index words of the given texts (a
-// message's text and thinking, or a title), each with its encoded
-// positions. Words are numbered through the texts with a gap between them.
-// After maxWords distinct words no new ones are indexed; texts of more than
-// maxPositions words get no positions at all (unknown).
-func textWords(f *folder, texts ...[]byte) map[string][]byte {
-	type word struct {
+// textIndex is what one text (a message's text and thinking, or a title)
+// puts in the index: its words and their two-rune starts, each with the
+// encoded positions where they occur.
+type textIndex struct {
+	words, starts map[string][]byte
+}
+
+// textWords indexes the given texts. Words are numbered through the texts
+// with a gap between them. After maxWords distinct words no new ones are
+// indexed; texts of more than maxPositions words get no positions at all
+// (unknown).
+func textWords(f *folder, texts ...[]byte) textIndex {
+	type entry struct {
 		last int
 		pos  []byte
 	}
-	set := map[string]*word{}
+	note := func(e *entry, at int) {
+		switch {
+		case at >= maxPositions: // dropped below
+		case e.last < 0:
+			e.pos = binary.AppendUvarint(e.pos, uint64(at))
+		default:
+			e.pos = binary.AppendUvarint(e.pos, uint64(at-e.last))
+		}
+		e.last = at
+	}
+	words, starts := map[string]*entry{}, map[string]*entry{}
 	next := 0 // the next word's position
 	for i, t := range texts {
 		if i > 0 {
@@ -240,31 +248,37 @@ func textWords(f *folder, texts ...[]byte) map[string][]byte {
 		forEachWord(f.fold(t), func(w []byte) bool {
 			at := next
 			next++
-			e := set[string(w)]
-			switch {
-			case e == nil && len(set) >= maxWords:
-				return true
-			case e == nil:
-				e = &word{}
-				set[string(w)] = e
-				if at < maxPositions {
-					e.pos = binary.AppendUvarint(nil, uint64(at))
+			e := words[string(w)]
+			if e == nil {
+				if len(words) >= maxWords {
+					return true
 				}
-			case at < maxPositions:
-				e.pos = binary.AppendUvarint(e.pos, uint64(at-e.last))
+				e = &entry{last: -1}
+				words[string(w)] = e
 			}
-			e.last = at
+			note(e, at)
+			if p, ok := shortStart(w); ok {
+				e := starts[string(p)]
+				if e == nil {
+					e = &entry{last: -1}
+					starts[string(p)] = e
+				}
+				note(e, at)
+			}
 			return true
 		})
 	}
-	out := make(map[string][]byte, len(set))
-	for w, e := range set {
-		if next > maxPositions {
-			e.pos = nil
+	out := func(set map[string]*entry) map[string][]byte {
+		m := make(map[string][]byte, len(set))
+		for w, e := range set {
+			if next > maxPositions {
+				e.pos = nil
+			}
+			m[w] = e.pos
 		}
-		out[w] = e.pos
+		return m
 	}
-	return out
+	return textIndex{out(words), out(starts)}
 }
 
 // forEachWord calls fn with each word of folded text until fn returns false.
@@ -322,33 +336,25 @@ func forEachWord(text []byte, fn func([]byte) bool) {
 }
 
 // reindex moves one text's postings (a message, or a title at titleSeq)
-// from its old words and positions to its new ones.
-func reindex(txn *badger.Txn, id ID, seq uint64, old, new map[string][]byte) error {
+// from its old words, starts and positions to its new ones.
+func reindex(txn *badger.Txn, id ID, seq uint64, old, new textIndex) error {
+	if err := reindexLists(txn, prefixWord, id, seq, old.words, new.words); err != nil {
+		return err
+	}
+	return reindexLists(txn, prefixShort, id, seq, old.starts, new.starts)
+}
+
+func reindexLists(txn *badger.Txn, prefix []byte, id ID, seq uint64, old, new map[string][]byte) error {
 	for w := range old {
 		if _, keep := new[w]; !keep {
-			if err := editPosting(txn, wordKey([]byte(w), id), posting{seq: seq}, false); err != nil {
+			if err := editPosting(txn, listKey(prefix, []byte(w), id), posting{seq: seq}, false); err != nil {
 				return err
 			}
 		}
 	}
 	for w, pos := range new {
 		if had, ok := old[w]; !ok || !bytes.Equal(had, pos) {
-			if err := editPosting(txn, wordKey([]byte(w), id), posting{seq: seq, pos: pos}, true); err != nil {
-				return err
-			}
-		}
-	}
-	oldStarts, newStarts := shortStarts(old), shortStarts(new)
-	for p := range oldStarts {
-		if _, keep := newStarts[p]; !keep {
-			if err := editPosting(txn, shortKey([]byte(p), id), posting{seq: seq}, false); err != nil {
-				return err
-			}
-		}
-	}
-	for p := range newStarts {
-		if _, had := oldStarts[p]; !had {
-			if err := editPosting(txn, shortKey([]byte(p), id), posting{seq: seq}, true); err != nil {
+			if err := editPosting(txn, listKey(prefix, []byte(w), id), posting{seq: seq, pos: pos}, true); err != nil {
 				return err
 			}
 		}
@@ -449,57 +455,42 @@ func appendPosting(b []byte, p posting, before uint64, first bool) []byte {
 	return append(b, p.pos...)
 }
 
-func messageWords(f *folder, m *Message) map[string][]byte {
+func messageWords(f *folder, m *Message) textIndex {
 	return textWords(f, []byte(m.Text), []byte(m.Thinking))
 }
 
-// convPostings builds a whole conversation's index entries (import, index
-// rebuilds): word -> postings ascending by seq.
-func convPostings(f *folder, title string, msgs []Message) map[string][]posting {
-	out := map[string][]posting{}
+// convIndex is a whole conversation's index: word (and two-rune start) ->
+// postings ascending by seq.
+type convIndex struct {
+	words, starts map[string][]posting
+}
+
+// convPostings indexes a whole conversation (imports, bulk loads).
+func convPostings(f *folder, title string, msgs []Message) convIndex {
+	ci := convIndex{map[string][]posting{}, map[string][]posting{}}
+	add := func(seq uint64, ti textIndex) {
+		for w, pos := range ti.words {
+			ci.words[w] = append(ci.words[w], posting{seq, pos})
+		}
+		for p, pos := range ti.starts {
+			ci.starts[p] = append(ci.starts[p], posting{seq, pos})
+		}
+	}
 	for _, m := range msgs { // ascending seqs
-		for w, pos := range messageWords(f, &m) {
-			out[w] = append(out[w], posting{m.Seq, pos})
-		}
+		add(m.Seq, messageWords(f, &m))
 	}
-	for w, pos := range textWords(f, []byte(title)) {
-		out[w] = append(out[w], posting{titleSeq, pos})
-	}
-	return out
+	add(titleSeq, textWords(f, []byte(title)))
+	return ci
 }
 
-// shortPostings derives a conversation's prefix-index lists from its word
-// lists: two-rune start -> postings without positions.
-func shortPostings(words map[string][]posting) map[string][]posting {
-	seqs := map[string][]uint64{}
-	for w, ps := range words {
-		if p, ok := shortStart([]byte(w)); ok {
-			for _, q := range ps {
-				seqs[string(p)] = append(seqs[string(p)], q.seq)
-			}
-		}
-	}
-	out := make(map[string][]posting, len(seqs))
-	for p, ss := range seqs {
-		ss = sortedSet(ss)
-		ps := make([]posting, len(ss))
-		for i, s := range ss {
-			ps[i].seq = s
-		}
-		out[p] = ps
-	}
-	return out
-}
-
-// putConvIndex writes a conversation's whole index (word and prefix lists)
-// to a write batch: imports and bulk loads.
-func putConvIndex(wb *badger.WriteBatch, id ID, words map[string][]posting) error {
-	for w, ps := range words {
+// putConvIndex writes a conversation's whole index to a write batch.
+func putConvIndex(wb *badger.WriteBatch, id ID, ci convIndex) error {
+	for w, ps := range ci.words {
 		if err := wb.Set(wordKey([]byte(w), id), encodePostings(ps)); err != nil {
 			return err
 		}
 	}
-	for p, ps := range shortPostings(words) {
+	for p, ps := range ci.starts {
 		if err := wb.Set(shortKey([]byte(p), id), encodePostings(ps)); err != nil {
 			return err
 		}
@@ -508,13 +499,13 @@ func putConvIndex(wb *badger.WriteBatch, id ID, words map[string][]posting) erro
 }
 
 // scanPrefix is the key prefix of the lists of every indexed word that
-// starts with w, or of w alone when exact. A two-rune prefix is the one list
-// per conversation of the prefix index unless withPositions.
-func scanPrefix(w []byte, exact, withPositions bool) []byte {
+// starts with w, or of w alone when exact. A two-rune prefix has one list
+// per conversation in the prefix index.
+func scanPrefix(w []byte, exact bool) []byte {
 	if exact {
 		return append(append(append([]byte{}, prefixWord...), w...), 0)
 	}
-	if p, ok := shortStart(w); ok && len(p) == len(w) && !withPositions {
+	if p, ok := shortStart(w); ok && len(p) == len(w) {
 		return append(append(append([]byte{}, prefixShort...), w...), 0)
 	}
 	return append(append([]byte{}, prefixWord...), w...)
@@ -577,7 +568,7 @@ func rebuildIndex(s *Store) error {
 	defer wb.Cancel()
 	var f folder
 	put := func(id ID, title string, msgs []Message) error {
-		for w, ps := range convPostings(&f, title, msgs) {
+		for w, ps := range convPostings(&f, title, msgs).words {
 			if err := wb.Set(wordKey([]byte(w), id), encodePostings(ps)); err != nil {
 				return err
 			}
@@ -636,15 +627,24 @@ func buildShortIndex(s *Store) error {
 	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
+	type text struct {
+		unknown bool
+		pos     []uint32
+	}
 	var start []byte
-	group := map[ID][]uint64{}
+	group := map[ID]map[uint64]*text{}
 	flush := func() error {
-		for id, seqs := range group {
-			seqs = sortedSet(seqs)
-			ps := make([]posting, len(seqs))
-			for i, seq := range seqs {
-				ps[i].seq = seq
+		for id, texts := range group {
+			ps := make([]posting, 0, len(texts))
+			for seq, t := range texts {
+				p := posting{seq: seq}
+				if !t.unknown {
+					slices.Sort(t.pos) // the words' positions never overlap
+					p.pos = appendPositions(nil, t.pos)
+				}
+				ps = append(ps, p)
 			}
+			slices.SortFunc(ps, func(a, b posting) int { return cmp.Compare(a.seq, b.seq) })
 			if err := wb.Set(shortKey(start, id), encodePostings(ps)); err != nil {
 				return err
 			}
@@ -672,10 +672,27 @@ func buildShortIndex(s *Store) error {
 			}
 			var id ID
 			copy(id[:], k[len(k)-16:])
+			texts := group[id]
+			if texts == nil {
+				texts = map[uint64]*text{}
+				group[id] = texts
+			}
 			err := it.Item().Value(func(b []byte) error {
-				seqs, err := decodeSeqs(b)
-				if err == nil { // a damaged list is left out, as search would
-					group[id] = append(group[id], seqs...)
+				ps, err := decodePostings(b)
+				if err != nil {
+					return nil // a damaged list is left out, as search would
+				}
+				for _, p := range ps {
+					t := texts[p.seq]
+					if t == nil {
+						t = &text{}
+						texts[p.seq] = t
+					}
+					if len(p.pos) == 0 {
+						t.unknown = true
+					} else {
+						t.pos, _ = decodePositions(t.pos, p.pos) // checked by decodePostings
+					}
 				}
 				return nil
 			})
@@ -689,4 +706,15 @@ func buildShortIndex(s *Store) error {
 		return err
 	}
 	return wb.Flush()
+}
+
+// appendPositions encodes ascending positions.
+func appendPositions(b []byte, pos []uint32) []byte {
+	for i, p := range pos {
+		if i > 0 {
+			p -= pos[i-1]
+		}
+		b = binary.AppendUvarint(b, uint64(p))
+	}
+	return b
 }

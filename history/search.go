@@ -250,7 +250,7 @@ type queryWord struct {
 	exact bool
 }
 
-func (q queryWord) key() string { return string(scanPrefix(q.w, q.exact, false)) }
+func (q queryWord) key() string { return string(scanPrefix(q.w, q.exact)) }
 
 // termWords returns the index words of a folded term. A word followed by
 // more of the term (a space, a symbol) must be a whole word in the text, so
@@ -281,7 +281,7 @@ func intersectWords(txn *badger.Txn, qwords []queryWord, cands map[ID][]uint64) 
 		}
 		next := map[ID][]uint64{}
 		merged := map[ID]bool{} // lists from several words, to sort and dedupe
-		err := scanWord(txn, scanPrefix(w.w, w.exact, false), func(id ID, seqs []uint64) {
+		err := scanWord(txn, scanPrefix(w.w, w.exact), func(id ID, seqs []uint64) {
 			if cands != nil {
 				prev, ok := cands[id]
 				if !ok {
@@ -327,7 +327,7 @@ func phraseCandidates(txn *badger.Txn, ws []queryWord, cands map[ID][]uint64) (m
 	for k, w := range ws {
 		last := k == len(ws)-1
 		next := map[ID][]phraseText{}
-		err := scanLists(txn, scanPrefix(w.w, w.exact, true), func(id ID, b []byte) {
+		err := scanLists(txn, scanPrefix(w.w, w.exact), func(id ID, b []byte) {
 			var have []phraseText
 			var want []uint64
 			if k > 0 {

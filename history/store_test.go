@@ -245,23 +245,33 @@ func expectedIndex(t *testing.T, s *Store) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		words := convPostings(&f, c.Title, msgs)
-		for w, ps := range words {
+		for w, ps := range convPostings(&f, c.Title, msgs).words {
 			keys = append(keys, fmt.Sprintf("%q=%s", wordKey([]byte(w), c.ID), formatPostings(t, ps)))
 		}
 		// The prefix index straight from the texts: each text under the
-		// first two runes of each of its words.
+		// first two runes of each of its words, at the words' positions
+		// (numbered through text and thinking with a gap).
 		starts := map[string][]posting{}
 		add := func(seq uint64, texts ...string) {
-			seen := map[string]bool{}
-			for _, text := range texts {
+			at := map[string][]uint32{}
+			next := uint32(0)
+			for i, text := range texts {
+				if i > 0 {
+					next++
+				}
 				forEachWord(f.fold([]byte(text)), func(w []byte) bool {
-					if r := []rune(string(w)); len(r) >= 2 && !seen[string(r[:2])] {
-						seen[string(r[:2])] = true
-						starts[string(r[:2])] = append(starts[string(r[:2])], posting{seq: seq})
+					if r := []rune(string(w)); len(r) >= 2 {
+						at[string(r[:2])] = append(at[string(r[:2])], next)
 					}
+					next++
 					return true
 				})
+			}
+			for p, pos := range at {
+				if next > maxPositions {
+					pos = nil
+				}
+				starts[p] = append(starts[p], posting{seq: seq, pos: positions(pos...)})
 			}
 		}
 		for _, m := range msgs {
