@@ -96,19 +96,6 @@ func fmaLanes(acc *[8]float32, d float32, lanes *[8]int32) {
 	}
 }
 
-// block32Lanes returns the 8 lanes of one 32-value block (Q4_0-style
-// layouts): lane k = Σ w[i]·x[i] for i in 4k..4k+3.
-func block32Lanes(w *[32]int8, x []byte) (lanes [8]float32) {
-	x = x[:32]
-	for k := 0; k < 8; k++ {
-		o := 4 * k
-		q := int32(w[o])*int32(int8(x[o])) + int32(w[o+1])*int32(int8(x[o+1])) +
-			int32(w[o+2])*int32(int8(x[o+2])) + int32(w[o+3])*int32(int8(x[o+3]))
-		lanes[k] = float32(q)
-	}
-	return
-}
-
 // DotQ2_KQ8_K is ggml_vec_dot_q2_K_q8_K (AVX2 order).
 func DotQ2_KQ8_K(w, x []byte, n int) float32 {
 	var acc [8]float32
@@ -192,10 +179,9 @@ func unpackQ4_KScales(scales, bs []byte, s16 *[16]int32) (prod [4]int32) {
 func DotQ4_KQ8_K(w, x []byte, n int) float32 {
 	var acc [8]float32
 	var accm [4]float32
-	var wq [QKK]int8
 	var s16 [16]int32
 	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q4_KBytes : b*Q4_KBytes+Q4_KBytes]
+		blk := (*[Q4_KBytes]byte)(w[b*Q4_KBytes:])
 		yd, q8, bs := q8kBlock(x, b)
 		d := yd * fp16At(blk[0:])
 		dmin := -(yd * fp16At(blk[2:]))
@@ -203,14 +189,21 @@ func DotQ4_KQ8_K(w, x []byte, n int) float32 {
 		for k, p := range prod {
 			accm[k] = FMA32(dmin, float32(p), accm[k])
 		}
+		var lanes [8]int32
 		for j := 0; j < 4; j++ {
-			qs := blk[16+32*j : 16+32*j+32]
-			lo, hi := wq[64*j:64*j+32], wq[64*j+32:64*j+64]
-			for i, q := range qs {
-				lo[i], hi[i] = int8(q&0x0f), int8(q>>4)
+			qs := (*[32]byte)(blk[16+32*j:])
+			xa, xb := (*[32]byte)(q8[64*j:]), (*[32]byte)(q8[64*j+32:])
+			sa, sb := s16[4*j], s16[4*j+2]
+			for k := 0; k < 8; k++ {
+				q := (*[4]byte)(qs[4*k:])
+				a, c := (*[4]byte)(xa[4*k:]), (*[4]byte)(xb[4*k:])
+				la := int32(q[0]&15)*int32(int8(a[0])) + int32(q[1]&15)*int32(int8(a[1])) +
+					int32(q[2]&15)*int32(int8(a[2])) + int32(q[3]&15)*int32(int8(a[3]))
+				lb := int32(q[0]>>4)*int32(int8(c[0])) + int32(q[1]>>4)*int32(int8(c[1])) +
+					int32(q[2]>>4)*int32(int8(c[2])) + int32(q[3]>>4)*int32(int8(c[3]))
+				lanes[k] += sa*la + sb*lb
 			}
 		}
-		lanes := kLanes(&wq, q8, &s16)
 		fmaLanes(&acc, d, &lanes)
 	}
 	return Hsum8(&acc) + hsum4(&accm)
@@ -221,26 +214,31 @@ func DotQ4_KQ8_K(w, x []byte, n int) float32 {
 func DotQ5_KQ8_K(w, x []byte, n int) float32 {
 	var acc [8]float32
 	var summs float32
-	var wq [QKK]int8
 	var s16 [16]int32
 	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q5_KBytes : b*Q5_KBytes+Q5_KBytes]
+		blk := (*[Q5_KBytes]byte)(w[b*Q5_KBytes:])
 		yd, q8, bs := q8kBlock(x, b)
 		d := yd * fp16At(blk[0:])
 		dmin := -(yd * fp16At(blk[2:]))
 		prod := unpackQ4_KScales(blk[4:16], bs, &s16)
 		summs = FMA32(dmin, float32(prod[0]+prod[1]+prod[2]+prod[3]), summs)
-		qh := blk[16:48]
+		qh := (*[32]byte)(blk[16:])
+		var lanes [8]int32
 		for j := 0; j < 4; j++ {
-			qs := blk[48+32*j : 48+32*j+32]
-			lo, hi := wq[64*j:64*j+32], wq[64*j+32:64*j+64]
-			b0, b1 := uint(2*j), uint(2*j+1)
-			for i, q := range qs {
-				lo[i] = int8(q&0x0f | (qh[i]>>b0&1)<<4)
-				hi[i] = int8(q>>4 | (qh[i]>>b1&1)<<4)
+			qs := (*[32]byte)(blk[48+32*j:])
+			xa, xb := (*[32]byte)(q8[64*j:]), (*[32]byte)(q8[64*j+32:])
+			sa, sb := s16[4*j], s16[4*j+2]
+			ba, bb := uint(2*j), uint(2*j+1)
+			for k := 0; k < 8; k++ {
+				q, h := (*[4]byte)(qs[4*k:]), (*[4]byte)(qh[4*k:])
+				a, c := (*[4]byte)(xa[4*k:]), (*[4]byte)(xb[4*k:])
+				la := int32(q[0]&15|(h[0]>>ba&1)<<4)*int32(int8(a[0])) + int32(q[1]&15|(h[1]>>ba&1)<<4)*int32(int8(a[1])) +
+					int32(q[2]&15|(h[2]>>ba&1)<<4)*int32(int8(a[2])) + int32(q[3]&15|(h[3]>>ba&1)<<4)*int32(int8(a[3]))
+				lb := int32(q[0]>>4|(h[0]>>bb&1)<<4)*int32(int8(c[0])) + int32(q[1]>>4|(h[1]>>bb&1)<<4)*int32(int8(c[1])) +
+					int32(q[2]>>4|(h[2]>>bb&1)<<4)*int32(int8(c[2])) + int32(q[3]>>4|(h[3]>>bb&1)<<4)*int32(int8(c[3]))
+				lanes[k] += sa*la + sb*lb
 			}
 		}
-		lanes := kLanes(&wq, q8, &s16)
 		fmaLanes(&acc, d, &lanes)
 	}
 	return Hsum8(&acc) + summs
@@ -249,47 +247,54 @@ func DotQ5_KQ8_K(w, x []byte, n int) float32 {
 // DotQ6_KQ8_K is ggml_vec_dot_q6_K_q8_K (AVX2 order).
 func DotQ6_KQ8_K(w, x []byte, n int) float32 {
 	var acc [8]float32
-	var wq [QKK]int8
-	var s16 [16]int32
 	for b := 0; b < n/QKK; b++ {
-		blk := w[b*Q6_KBytes : b*Q6_KBytes+Q6_KBytes]
+		blk := (*[Q6_KBytes]byte)(w[b*Q6_KBytes:])
 		yd, q8, _ := q8kBlock(x, b)
 		d := yd * fp16At(blk[208:])
-		for g, s := range blk[192:208] {
-			s16[g] = int32(int8(s))
-		}
+		sc := (*[16]byte)(blk[192:])
+		var lanes [8]int32
 		for j := 0; j < 2; j++ {
-			ql, qh := blk[64*j:64*j+64], blk[128+32*j:128+32*j+32]
-			o := wq[128*j : 128*j+128]
-			for i, h := range qh {
-				o[i] = int8(ql[i]&0x0f|(h&3)<<4) - 32
-				o[32+i] = int8(ql[32+i]&0x0f|(h>>2&3)<<4) - 32
-				o[64+i] = int8(ql[i]>>4|(h>>4&3)<<4) - 32
-				o[96+i] = int8(ql[32+i]>>4|(h>>6&3)<<4) - 32
+			ql1, ql2 := (*[32]byte)(blk[64*j:]), (*[32]byte)(blk[64*j+32:])
+			qh := (*[32]byte)(blk[128+32*j:])
+			for k := 0; k < 8; k++ {
+				o, g := 4*k, k/4
+				var l [4]int32 // the four 32-value chunks of this half
+				for i := 0; i < 4; i++ {
+					h, a, c := qh[o+i], ql1[o+i], ql2[o+i]
+					xs := q8[128*j+o+i:]
+					l[0] += (int32(a&15|(h&3)<<4) - 32) * int32(int8(xs[0]))
+					l[1] += (int32(c&15|(h>>2&3)<<4) - 32) * int32(int8(xs[32]))
+					l[2] += (int32(a>>4|(h>>4&3)<<4) - 32) * int32(int8(xs[64]))
+					l[3] += (int32(c>>4|(h>>6&3)<<4) - 32) * int32(int8(xs[96]))
+				}
+				s := sc[8*j+g:]
+				lanes[k] += int32(int8(s[0]))*l[0] + int32(int8(s[2]))*l[1] + int32(int8(s[4]))*l[2] + int32(int8(s[6]))*l[3]
 			}
 		}
-		lanes := kLanes(&wq, q8, &s16)
 		fmaLanes(&acc, d, &lanes)
 	}
 	return Hsum8(&acc)
 }
 
-// nibbles32 unpacks 16 bytes of nibbles into 32 values (low nibbles first)
-// with the 5th bits of qh (bit j for value j) when hi5 is set; off is
-// subtracted from every value.
-func nibbles32(qs []byte, qh uint32, hi5 bool, off int8) (v [32]int8) {
-	for j := 0; j < 16; j++ {
-		v[j], v[j+16] = int8(qs[j]&0x0f), int8(qs[j]>>4)
-	}
-	if hi5 {
-		for j := range v {
-			v[j] |= int8(qh>>j&1) << 4
+// block32Lanes returns the float32 lanes of one 32-value block whose
+// values are nibbles (low nibbles are values 0..15, high nibbles 16..31),
+// plus 16 times bit i of qh for value i, minus off: lane k = Σ w[i]·x[i]
+// over i in 4k..4k+3.
+func block32Lanes(qs *[16]byte, qh uint32, off int32, x *[32]byte) (lanes [8]float32) {
+	for k := 0; k < 8; k++ {
+		s := int32(0)
+		for i := 4 * k; i < 4*k+4; i++ {
+			v := int32(qs[i&15])
+			if i < 16 {
+				v &= 15
+			} else {
+				v >>= 4
+			}
+			s += (v | int32(qh>>i&1)<<4 - off) * int32(int8(x[i]))
 		}
+		lanes[k] = float32(s)
 	}
-	for j := range v {
-		v[j] -= off
-	}
-	return v
+	return
 }
 
 // DotQ4_1Q8_1 is ggml_vec_dot_q4_1_q8_1 (AVX2 order).
@@ -297,12 +302,11 @@ func DotQ4_1Q8_1(w, x []byte, n int) float32 {
 	var acc [8]float32
 	var summs float32
 	for b := 0; b < n/QK; b++ {
-		wb := w[b*Q4_1Bytes : b*Q4_1Bytes+Q4_1Bytes]
-		xb := x[b*Q8_1Bytes : b*Q8_1Bytes+Q8_1Bytes]
+		wb := (*[Q4_1Bytes]byte)(w[b*Q4_1Bytes:])
+		xb := (*[Q8_1Bytes]byte)(x[b*Q8_1Bytes:])
 		summs = FMA32(fp16At(wb[2:]), fp16At(xb[2:]), summs)
-		d := fp16At(wb) * fp16At(xb)
-		q := nibbles32(wb[4:20], 0, false, 0)
-		lanes := block32Lanes(&q, xb[4:36])
+		d := fp16At(wb[:]) * fp16At(xb[:])
+		lanes := block32Lanes((*[16]byte)(wb[4:]), 0, 0, (*[32]byte)(xb[4:]))
 		for k, l := range lanes {
 			acc[k] = FMA32(d, l, acc[k])
 		}
@@ -314,11 +318,10 @@ func DotQ4_1Q8_1(w, x []byte, n int) float32 {
 func DotQ5_0Q8_0(w, x []byte, n int) float32 {
 	var acc [8]float32
 	for b := 0; b < n/QK; b++ {
-		wb := w[b*Q5_0Bytes : b*Q5_0Bytes+Q5_0Bytes]
-		xb := x[b*Q8_0Bytes : b*Q8_0Bytes+Q8_0Bytes]
-		d := fp16At(wb) * fp16At(xb)
-		q := nibbles32(wb[6:22], binary.LittleEndian.Uint32(wb[2:]), true, 16)
-		lanes := block32Lanes(&q, xb[2:34])
+		wb := (*[Q5_0Bytes]byte)(w[b*Q5_0Bytes:])
+		xb := (*[Q8_0Bytes]byte)(x[b*Q8_0Bytes:])
+		d := fp16At(wb[:]) * fp16At(xb[:])
+		lanes := block32Lanes((*[16]byte)(wb[6:]), binary.LittleEndian.Uint32(wb[2:]), 16, (*[32]byte)(xb[2:]))
 		for k, l := range lanes {
 			acc[k] = FMA32(d, l, acc[k])
 		}
@@ -331,12 +334,11 @@ func DotQ5_1Q8_1(w, x []byte, n int) float32 {
 	var acc [8]float32
 	var summs float32
 	for b := 0; b < n/QK; b++ {
-		wb := w[b*Q5_1Bytes : b*Q5_1Bytes+Q5_1Bytes]
-		xb := x[b*Q8_1Bytes : b*Q8_1Bytes+Q8_1Bytes]
+		wb := (*[Q5_1Bytes]byte)(w[b*Q5_1Bytes:])
+		xb := (*[Q8_1Bytes]byte)(x[b*Q8_1Bytes:])
 		summs = FMA32(fp16At(wb[2:]), fp16At(xb[2:]), summs)
-		d := fp16At(wb) * fp16At(xb)
-		q := nibbles32(wb[8:24], binary.LittleEndian.Uint32(wb[4:]), true, 0)
-		lanes := block32Lanes(&q, xb[4:36])
+		d := fp16At(wb[:]) * fp16At(xb[:])
+		lanes := block32Lanes((*[16]byte)(wb[8:]), binary.LittleEndian.Uint32(wb[4:]), 0, (*[32]byte)(xb[4:]))
 		for k, l := range lanes {
 			acc[k] = FMA32(l, d, acc[k])
 		}
