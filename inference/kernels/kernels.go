@@ -9,7 +9,8 @@
 //	DotF16, DotBF16, DotF32   same-type weights and activations (any n)
 //	GemvXxx(w, rowBytes, x, n, out)  out[r] = dot(w[r*rowBytes:], x) for r < len(out)
 //	Gemv(t, …)                any weight type; Q4_K, Q5_K and Q6_K (× Q8_K) have AVX2 kernels
-//	                          (kquants.go), types without a kernel use quant.VecDotFor(t).Dot
+//	                          and Q4_K, Q6_K NEON ones (kquants*.go); types without a kernel
+//	                          use quant.VecDotFor(t).Dot
 //	Gemm(t, w, rowBytes, xs, n, out, lo, hi)  rows [lo,hi) × several activations (prompts);
 //	                          Q4_0/Q8_0 do four activations per weight load, bit-identical to Gemv
 //	GemvTask, GemmTask        the same as parallel.Task values (Run(worker, lo, hi) over rows)
