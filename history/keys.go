@@ -13,6 +13,8 @@ import (
 //	m/<convID:16><seq:8>                  Message record
 //	d/<convID:16>                         empty: a deletion in progress (finished at Open)
 //	p/<model>\x00<name>                   Preset record
+//	w/<word>\x00<convID:16>               search index: word -> postings (index.go)
+//	x/<two runes>\x00<convID:16>          search index: two-letter prefix -> postings
 var (
 	keySchema     = []byte("s")
 	prefixConv    = []byte("c/")

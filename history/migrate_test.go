@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // TestMigrateSchema1 opens a database written by the schema-1 build (see
@@ -77,5 +79,41 @@ func TestMigrateSchema1(t *testing.T) {
 	checkIndex(t, s)
 	if hits, _ := s.Search(`"more token memory"`, 0); !reflect.DeepEqual(hitKeys(hits), []hitKey{{cache, false, 2}}) {
 		t.Fatalf("after reopening: %v", hitKeys(hits))
+	}
+}
+
+// TestRebuildIndexAgain: the index migrations start by dropping what they
+// build, so one cut short by a crash (leaving partial or stale lists) is
+// simply run again at the next Open.
+func TestRebuildIndexAgain(t *testing.T) {
+	s, _ := newTestStore(t)
+	c := mustCreate(t, s, Conversation{Title: "Rebuilt"})
+	mustAppend(t, s, c.ID, RoleUser, "token memory and more")
+	mustAppend(t, s, c.ID, RoleAssistant, "an answer")
+	stale := func() {
+		t.Helper()
+		err := s.db.Update(func(txn *badger.Txn) error {
+			if err := txn.Set(wordKey([]byte("gone"), c.ID), encodePostings([]posting{{7, positions(1)}})); err != nil {
+				return err
+			}
+			return txn.Set(shortKey([]byte("go"), c.ID), []byte{0xff}) // damaged
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		stale()
+		if err := rebuildIndex(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := buildShortIndex(s); err != nil {
+			t.Fatal(err)
+		}
+		checkIndex(t, s)
+	}
+	hits, err := s.Search(`"token memory" an`, 0)
+	if want := []hitKey{{c.ID, false, 0}}; err != nil || !reflect.DeepEqual(hitKeys(hits), want) {
+		t.Fatalf("after rebuilding: %v, %v; want %v", hitKeys(hits), err, want)
 	}
 }

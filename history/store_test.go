@@ -208,7 +208,7 @@ func TestRenameAndUpdate(t *testing.T) {
 	}
 }
 
-// indexKeys returns every search posting in the store as "key=seqs".
+// indexKeys returns every search list in the store as "key=postings".
 func indexKeys(t *testing.T, s *Store) []string {
 	t.Helper()
 	var keys []string
