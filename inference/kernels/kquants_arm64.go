@@ -11,17 +11,24 @@ import "smallthinker/weights/gguf"
 //go:noescape
 func gemvQ4_KQ8_KNEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
 
+// gemvQ5_KQ8_KNEON is gemvQ4_KQ8_KNEON for Q5_K weights.
+//
+//go:noescape
+func gemvQ5_KQ8_KNEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
+
 // gemvQ6_KQ8_KNEON is gemvQ4_KQ8_KNEON for Q6_K weights.
 //
 //go:noescape
 func gemvQ6_KQ8_KNEON(w []byte, rowBytes int, x []byte, nb int, out []float32)
 
-// gemvKRows runs the NEON kernel of t where there is one (Q4_K, Q6_K: the
-// Q4_K_M mix), else the reference; callers check the bounds.
+// gemvKRows runs t's NEON kernel (with SDOT), else the reference; callers
+// check the bounds.
 func gemvKRows(t gguf.TensorType, w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	switch {
 	case active == levelNEONDot && t == gguf.Q4_K:
 		gemvQ4_KQ8_KNEON(w, rowBytes, x, nb, out)
+	case active == levelNEONDot && t == gguf.Q5_K:
+		gemvQ5_KQ8_KNEON(w, rowBytes, x, nb, out)
 	case active == levelNEONDot && t == gguf.Q6_K:
 		gemvQ6_KQ8_KNEON(w, rowBytes, x, nb, out)
 	default:
