@@ -28,50 +28,13 @@ import (
 	"smallthinker/weights/quant"
 )
 
-// fma32 returns a*b+c with a single rounding to float32. The float64 FMA
-// is exact enough unless its result lands exactly on a float32 rounding
-// midpoint (or in float32's subnormal range), where rounding twice could
-// differ from rounding once; those rare cases take the exact path.
-func fma32(a, b, c float32) float32 {
-	r := math.FMA(float64(a), float64(b), float64(c))
-	bits := math.Float64bits(r)
-	if bits&(1<<29-1) != 1<<28 && bits&0x7ff0000000000000 > 0x3810000000000000 {
-		return float32(r)
-	}
-	return fma32Exact(a, b, c)
-}
-
-// fma32Exact: a*b is exact in float64; the float64 sum is made round-to-odd
-// (its error term from TwoSum) so that rounding it to float32 is correct.
-func fma32Exact(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	cc := float64(c)
-	s := p + cc
-	if math.IsInf(s, 0) || math.IsNaN(s) {
-		return float32(s)
-	}
-	bb := s - p
-	e := (p - (s - bb)) + (cc - bb)
-	if e != 0 {
-		bits := math.Float64bits(s)
-		if bits&1 == 0 {
-			if (e > 0) == (s > 0) {
-				bits++
-			} else {
-				bits--
-			}
-			s = math.Float64frombits(bits)
-		}
-	}
-	return float32(s)
-}
+// fma32 is a*b+c rounded once to float32 (VFMADD), shared with quant's
+// AVX2-order reference dots.
+func fma32(a, b, c float32) float32 { return quant.FMA32(a, b, c) }
 
 // hsum8 is the horizontal sum of one 8-lane register as ggml's AVX2 code and
 // tinyBLAS do it: lo+hi, then movehl, then movehdup.
-func hsum8(v *[8]float32) float32 {
-	t0, t1, t2, t3 := float32(v[0]+v[4]), float32(v[1]+v[5]), float32(v[2]+v[6]), float32(v[3]+v[7])
-	return float32(t0+t2) + float32(t1+t3)
-}
+func hsum8(v *[8]float32) float32 { return quant.Hsum8(v) }
 
 // reduceF32x8 is GGML_F32_VEC_REDUCE over four 8-lane accumulators (acc[8*j+l]
 // is lane l of accumulator j): (0+2)+(1+3), lo+hi, then two _mm_hadd_ps.
