@@ -65,16 +65,6 @@ func tolerance(model string) float64 {
 	return 1e-2
 }
 
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 func TestGoldenLogits(t *testing.T) {
 	for _, c := range loadCases(t) {
 		for _, threads := range []int{1, 2} {
@@ -113,7 +103,7 @@ func TestGoldenLogits(t *testing.T) {
 						maxDiff = max(maxDiff, math.Abs(float64(v-logits[i])))
 						maxRef = max(maxRef, math.Abs(float64(v)))
 					}
-					if argmax(ref[row]) != argmax(logits) {
+					if Argmax(ref[row]) != Argmax(logits) {
 						mismatch++
 					}
 				}

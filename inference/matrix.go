@@ -36,25 +36,6 @@ func newMatrix(t gguf.TensorType, rows, cols int, data []byte) (Matrix, error) {
 	return Matrix{Type: t, Rows: rows, Cols: cols, RowBytes: rb, Data: data[:rows*rb]}, nil
 }
 
-// tensorMatrix maps a 2-D tensor (ne = [cols, rows]) from the file.
-func tensorMatrix(f *gguf.File, name string, cols, rows int) (Matrix, error) {
-	t, ok := f.Tensor(name)
-	if !ok {
-		return Matrix{}, fmt.Errorf("tensor %s is missing", name)
-	}
-	if int(t.Dim(0)) != cols || int(t.Dim(1)) != rows || t.Dim(2) != 1 || t.Dim(3) != 1 {
-		return Matrix{}, fmt.Errorf("tensor %s has shape %v, want [%d %d]", name, t.Dims, cols, rows)
-	}
-	if _, err := quant.VecDotFor(t.Type); err != nil {
-		return Matrix{}, fmt.Errorf("tensor %s: %w", name, err)
-	}
-	data, err := f.TensorData(t)
-	if err != nil {
-		return Matrix{}, err
-	}
-	return newMatrix(t.Type, rows, cols, data)
-}
-
 // tensorVector reads a 1-D tensor as float32 (norm weights).
 func tensorVector(f *gguf.File, name string, n int) ([]float32, error) {
 	t, ok := f.Tensor(name)

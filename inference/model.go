@@ -135,12 +135,12 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	D, F, E := cfg.Embed, cfg.ExpertFFN, cfg.Experts
-	if m.embed, err = tensorMatrix(f, "token_embd.weight", D, cfg.Vocab); err != nil {
+	if m.embed, err = tensorMatrix3(f, "token_embd.weight", D, cfg.Vocab); err != nil {
 		return nil, err
 	}
 	if cfg.TiedEmbedding {
 		m.output = m.embed
-	} else if m.output, err = tensorMatrix(f, "output.weight", D, cfg.Vocab); err != nil {
+	} else if m.output, err = tensorMatrix3(f, "output.weight", D, cfg.Vocab); err != nil {
 		return nil, err
 	}
 	if m.outputNorm, err = tensorVector(f, "output_norm.weight", D); err != nil {
@@ -193,7 +193,8 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 	return m, nil
 }
 
-// tensorMatrix3 maps a 2-D or stacked 3-D tensor as one tall matrix of rows×cols.
+// tensorMatrix3 maps a 2-D tensor, or a stacked 3-D one as one tall matrix,
+// of rows×cols (cfg.Validate has checked the exact shapes).
 func tensorMatrix3(f *gguf.File, name string, cols, rows int) (Matrix, error) {
 	t, ok := f.Tensor(name)
 	if !ok {

@@ -63,7 +63,7 @@ func (s *Sampler) Sample(logits []float32) int {
 		}
 	}
 	if s.cfg.Greedy {
-		return argmaxLowest(logits)
+		return Argmax(logits)
 	}
 	inv := 1 / s.cfg.Temperature
 	k := s.cfg.TopK
@@ -112,7 +112,8 @@ func (s *Sampler) Sample(logits []float32) int {
 	return c[len(c)-1].id
 }
 
-func argmaxLowest(x []float32) int {
+// Argmax is the index of the largest value, the lowest index on ties (greedy decoding).
+func Argmax(x []float32) int {
 	best := 0
 	for i, v := range x {
 		if v > x[best] {

@@ -250,7 +250,7 @@ func (d *Downloader) fetch(ctx context.Context, e Entry, part, metaPath string, 
 		need = e.Size - have
 	}
 	if free, ok := freeSpace(filepath.Dir(part)); ok && need > 0 && free < need+d.Reserve {
-		return &DownloadError{Kind: ErrDiskFull, Detail: fmt.Sprintf("%s needs %s more (plus %s headroom) but only %s is free in %s", e.File, humanBytes(need), humanBytes(d.Reserve), humanBytes(free), filepath.Dir(part)), Resumable: have > 0}
+		return &DownloadError{Kind: ErrDiskFull, Detail: fmt.Sprintf("%s needs %s more (plus %s headroom) but only %s is free in %s", e.File, HumanBytes(need), HumanBytes(d.Reserve), HumanBytes(free), filepath.Dir(part)), Resumable: have > 0}
 	}
 
 	flags := os.O_CREATE | os.O_WRONLY
@@ -319,14 +319,14 @@ func (d *Downloader) fetch(ctx context.Context, e Entry, part, metaPath string, 
 				return ctxError(parent, done)
 			}
 			if errors.Is(context.Cause(ctx), errStalled) {
-				return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("no data from %s for %v after %s", hostOf(e.URL), d.StallTimeout, humanBytes(done)), Resumable: true}
+				return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("no data from %s for %v after %s", hostOf(e.URL), d.StallTimeout, HumanBytes(done)), Resumable: true}
 			}
-			return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("connection lost after %s of %s: %v", humanBytes(done), sizeText(total), rootCause(rerr)), Resumable: true}
+			return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("connection lost after %s of %s: %v", HumanBytes(done), sizeText(total), rootCause(rerr)), Resumable: true}
 		}
 	}
 	report(true)
 	if total > 0 && done != total {
-		return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("the server closed the connection after %s of %s", humanBytes(done), humanBytes(total)), Resumable: true}
+		return &DownloadError{Kind: ErrNetwork, Detail: fmt.Sprintf("the server closed the connection after %s of %s", HumanBytes(done), HumanBytes(total)), Resumable: true}
 	}
 	if total < 0 {
 		m.Total = done
@@ -349,7 +349,7 @@ var errStalled = errors.New("transfer stalled")
 
 // ctxError reports a download the caller stopped (pause or quit).
 func ctxError(ctx context.Context, have int64) error {
-	return &DownloadError{Kind: ctx.Err(), Detail: fmt.Sprintf("stopped after %s", humanBytes(have)), Resumable: have > 0}
+	return &DownloadError{Kind: ctx.Err(), Detail: fmt.Sprintf("stopped after %s", HumanBytes(have)), Resumable: have > 0}
 }
 
 func readMeta(path string) *partMeta {
@@ -474,10 +474,11 @@ func sizeText(n int64) string {
 	if n < 0 {
 		return "an unknown size"
 	}
-	return humanBytes(n)
+	return HumanBytes(n)
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a byte count for people: "2.24 GiB", "512.0 MiB".
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))

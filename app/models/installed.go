@@ -104,7 +104,7 @@ func Import(path, dir string, copy bool) (*Info, error) {
 		return nil, &DownloadError{Kind: ErrExists, Detail: fmt.Sprintf("%s is already in the models folder", filepath.Base(abs))}
 	}
 	if free, ok := freeSpace(dir); ok && free < info.Size {
-		return nil, &DownloadError{Kind: ErrDiskFull, Detail: fmt.Sprintf("copying %s needs %s but only %s is free in %s", filepath.Base(abs), humanBytes(info.Size), humanBytes(free), dir)}
+		return nil, &DownloadError{Kind: ErrDiskFull, Detail: fmt.Sprintf("copying %s needs %s but only %s is free in %s", filepath.Base(abs), HumanBytes(info.Size), HumanBytes(free), dir)}
 	}
 	if err := copyFile(abs, dst); err != nil {
 		return nil, err

@@ -94,7 +94,7 @@ func runBench(args []string) error {
 	dstart := time.Now()
 	var ttft time.Duration
 	for i := 0; i < *gen; i++ {
-		next := argmax(logits)
+		next := inference.Argmax(logits)
 		if i == 0 {
 			ttft = time.Since(start)
 		}
@@ -136,16 +136,6 @@ func runBench(args []string) error {
 		fmt.Println(string(b))
 	}
 	return nil
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // probeMemBandwidth measures memory read bandwidth (GB/s) by summing a buffer

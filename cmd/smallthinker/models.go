@@ -74,7 +74,7 @@ func modelsList(args []string) error {
 		if m.Imported {
 			where = " [imported in place]"
 		}
-		fmt.Printf("  %-48s %-7s %10s  %s%s\n    %s\n", m.Name, m.Quant, modelsHuman(m.Size), status, where, m.Path)
+		fmt.Printf("  %-48s %-7s %10s  %s%s\n    %s\n", m.Name, m.Quant, models.HumanBytes(m.Size), status, where, m.Path)
 	}
 	ram, ramOK := models.TotalRAM()
 	rec := ""
@@ -99,13 +99,13 @@ func modelsList(args []string) error {
 			notes = append(notes, "INSTALLED")
 		}
 		if e.ID == rec {
-			notes = append(notes, fmt.Sprintf("RECOMMENDED for %s RAM", modelsHuman(ram)))
+			notes = append(notes, fmt.Sprintf("RECOMMENDED for %s RAM", models.HumanBytes(ram)))
 		}
 		size := "?"
 		if e.Size > 0 {
-			size = "~" + modelsHuman(e.Size)
+			size = "~" + models.HumanBytes(e.Size)
 			if e.SizeExact {
-				size = modelsHuman(e.Size)
+				size = models.HumanBytes(e.Size)
 			}
 		}
 		fmt.Printf("  %-32s %-7s %10s  %s\n", e.ID, e.Quant, size, strings.Join(notes, ", "))
@@ -152,12 +152,12 @@ func modelsDownload(args []string) error {
 			return
 		}
 		last = time.Now()
-		line := fmt.Sprintf("  %s", modelsHuman(p.Done))
+		line := fmt.Sprintf("  %s", models.HumanBytes(p.Done))
 		if p.Total > 0 {
-			line += fmt.Sprintf(" / %s (%.1f%%)", modelsHuman(p.Total), 100*p.Fraction())
+			line += fmt.Sprintf(" / %s (%.1f%%)", models.HumanBytes(p.Total), 100*p.Fraction())
 		}
 		if p.BytesPerSec > 0 {
-			line += fmt.Sprintf("  %s/s", modelsHuman(int64(p.BytesPerSec)))
+			line += fmt.Sprintf("  %s/s", models.HumanBytes(int64(p.BytesPerSec)))
 		}
 		if p.Remaining >= 0 {
 			line += fmt.Sprintf("  %s left", p.Remaining.Round(time.Second))
@@ -245,7 +245,7 @@ func modelsVerify(args []string) error {
 		demo = ", random weights"
 	}
 	fmt.Printf("ok: %s: %s, %s, %d layers, %d experts (top-%d), vocab %d, %s%s\n", fs.Arg(0), info.Family, info.Quant,
-		info.Config.Layers, info.Config.Experts, info.Config.ExpertsUsed, info.Config.Vocab, modelsHuman(info.Size), demo)
+		info.Config.Layers, info.Config.Experts, info.Config.ExpertsUsed, info.Config.Vocab, models.HumanBytes(info.Size), demo)
 	return nil
 }
 
@@ -277,18 +277,6 @@ func modelsBaseName(p string) string {
 		return p[i+1:]
 	}
 	return p
-}
-
-func modelsHuman(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func modelsIsTerminal(f *os.File) bool {

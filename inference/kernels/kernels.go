@@ -107,10 +107,19 @@ func GemvQ4_0Q8_0(w []byte, rowBytes int, x []byte, n int, out []float32) {
 	}
 	checkQuant("GemvQ4_0Q8_0", rowBytes, q4_0Bytes, len(x), n)
 	checkGemv("GemvQ4_0Q8_0", w, rowBytes, len(out), n/qk*q4_0Bytes)
-	step := max(1, maxCallBytes/max(rowBytes, 1))
+	step := quadRows(max(1, maxCallBytes/max(rowBytes, 1)))
 	for r := 0; r < len(out); r += step {
 		gemvQ4_0Q8_0(w[r*rowBytes:], rowBytes, x, n/qk, out[r:min(r+step, len(out))])
 	}
+}
+
+// quadRows rounds a rows-per-call count down to a multiple of 4 (when it is
+// at least 4): the asm does four rows at a time and the rest one by one.
+func quadRows(step int) int {
+	if step >= 4 {
+		return step &^ 3
+	}
+	return step
 }
 
 // GemvQ8_0Q8_0 is GemvQ4_0Q8_0 for Q8_0 weights.
@@ -120,7 +129,7 @@ func GemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, n int, out []float32) {
 	}
 	checkQuant("GemvQ8_0Q8_0", rowBytes, q8_0Bytes, len(x), n)
 	checkGemv("GemvQ8_0Q8_0", w, rowBytes, len(out), n/qk*q8_0Bytes)
-	step := max(1, maxCallBytes/max(rowBytes, 1))
+	step := quadRows(max(1, maxCallBytes/max(rowBytes, 1)))
 	for r := 0; r < len(out); r += step {
 		gemvQ8_0Q8_0(w[r*rowBytes:], rowBytes, x, n/qk, out[r:min(r+step, len(out))])
 	}

@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func gemvQ4_0Q8_0AVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ4_0Q8_0AVX2(SB), NOSPLIT, $0-88
 	MOVQ         w_base+0(FP), SI
 	MOVQ         rowBytes+24(FP), R8
@@ -22,6 +22,117 @@ TEXT ·gemvQ4_0Q8_0AVX2(SB), NOSPLIT, $0-88
 	MOVL         $0x00010001, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
+	LEAQ         (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	VPMADDUBSW   Y5, Y14, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y3
+	ADDQ         $0x00000048, BX
+	ADDQ         $0x12, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9
@@ -112,7 +223,7 @@ done:
 	RET
 
 // func gemvQ8_0Q8_0AVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ8_0Q8_0AVX2(SB), NOSPLIT, $0-88
 	MOVQ         w_base+0(FP), SI
 	MOVQ         rowBytes+24(FP), R8
@@ -123,6 +234,108 @@ TEXT ·gemvQ8_0Q8_0AVX2(SB), NOSPLIT, $0-88
 	MOVL         $0x00010001, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
+	LEAQ         (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	PREFETCHT0   128(BX)
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPMADDUBSW   Y11, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPMADDUBSW   Y11, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y3
+	ADDQ         $0x00000088, BX
+	ADDQ         $0x22, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9
@@ -443,7 +656,7 @@ done:
 	RET
 
 // func gemvQ4_0Q8_0AVX512VNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ4_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-88
 	MOVQ         w_base+0(FP), SI
 	MOVQ         rowBytes+24(FP), R8
@@ -457,6 +670,117 @@ TEXT ·gemvQ4_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-88
 	MOVL         $0x08080808, AX
 	VMOVD        AX, X14
 	VPBROADCASTD X14, Y14
+	LEAQ         (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y5, Y14, Y12
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y3
+	ADDQ         $0x00000048, BX
+	ADDQ         $0x12, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9
@@ -547,7 +871,7 @@ done:
 	RET
 
 // func gemvQ8_0Q8_0AVX512VNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ8_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-88
 	MOVQ w_base+0(FP), SI
 	MOVQ rowBytes+24(FP), R8
@@ -555,6 +879,108 @@ TEXT ·gemvQ8_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-88
 	MOVQ nb+56(FP), CX
 	MOVQ out_base+64(FP), DX
 	MOVQ out_len+72(FP), R9
+	LEAQ (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	PREFETCHT0   128(BX)
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y7, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y11, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y7, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y11, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y3
+	ADDQ         $0x00000088, BX
+	ADDQ         $0x22, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9
@@ -869,7 +1295,7 @@ done:
 	RET
 
 // func gemvQ4_0Q8_0AVXVNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ4_0Q8_0AVXVNNI(SB), NOSPLIT, $0-88
 	MOVQ         w_base+0(FP), SI
 	MOVQ         rowBytes+24(FP), R8
@@ -883,6 +1309,147 @@ TEXT ·gemvQ4_0Q8_0AVXVNNI(SB), NOSPLIT, $0-88
 	MOVL         $0x08080808, AX
 	VMOVD        AX, X14
 	VPBROADCASTD X14, Y14
+	LEAQ         (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y14, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xe5
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x62
+	BYTE        $0x3d
+	BYTE        $0x50
+	BYTE        $0xcd
+	VPSUBD      Y12, Y9, Y9
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y10, Y3
+	ADDQ        $0x00000048, BX
+	ADDQ        $0x12, R10
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9
@@ -991,7 +1558,7 @@ done:
 	RET
 
 // func gemvQ8_0Q8_0AVXVNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ8_0Q8_0AVXVNNI(SB), NOSPLIT, $0-88
 	MOVQ w_base+0(FP), SI
 	MOVQ rowBytes+24(FP), R8
@@ -999,6 +1566,132 @@ TEXT ·gemvQ8_0Q8_0AVXVNNI(SB), NOSPLIT, $0-88
 	MOVQ nb+56(FP), CX
 	MOVQ out_base+64(FP), DX
 	MOVQ out_len+72(FP), R9
+	LEAQ (R8)(R8*2), R13
+
+quad:
+	CMPQ   R9, $0x04
+	JB     row
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	LEAQ   (SI)(R8*8), BX
+	MOVQ   DI, R11
+	MOVQ   CX, R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (BX)
+	PREFETCHT0   64(BX)
+	PREFETCHT0   128(BX)
+	VPBROADCASTW (R10), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y7 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcf
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (R10)(R8*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R8*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y11 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcb
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (R10)(R8*2), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(R10)(R8*2), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y7 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcf
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (R10)(R13*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(R10)(R13*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y11 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x42
+	BYTE        $0x3d
+	BYTE        $0x50
+	BYTE        $0xcb
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y10, Y3
+	ADDQ        $0x00000088, BX
+	ADDQ        $0x22, R10
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         quadBlock
+
+quadStore:
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (DX)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	VMOVSS       X1, 4(DX)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	VMOVSS       X2, 8(DX)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	VMOVSS       X3, 12(DX)
+	ADDQ         $0x10, DX
+	LEAQ         (SI)(R8*4), SI
+	SUBQ         $0x04, R9
+	JMP          quad
 
 row:
 	TESTQ  R9, R9

@@ -111,6 +111,75 @@ func dotBlock(v variant, q4 bool, w, x Mem, acc VecPhysical, t [5]VecPhysical) {
 	VFMADD231PS(sum, d, acc)
 }
 
+// dotBlockShared is dotBlock for an activation block already loaded: dx
+// holds fp32(d_x) in every lane, xv the block's 32 int8 values and, for Q4_0
+// weights, x8 the int32 lanes 8·(sum of each lane's 4 x values). It yields
+// the same int32 lanes as dotBlock, hence the same float rounding: for Q4_0
+// Σ(u-8)·x is computed exactly as Σu·x - 8·Σx on the unsigned nibbles u,
+// which saves the sign tricks. t holds 4 scratch registers (AVX2 uses 3).
+func dotBlockShared(v variant, q4 bool, w Mem, dx, xv, x8, acc VecPhysical, t [4]VecPhysical) {
+	d, ws, aw, sum := t[0], t[1], t[2], t[3]
+	VPBROADCASTW(w, d.AsX())
+	VCVTPH2PS(d.AsX(), d)
+	VMULPS(dx, d, d)
+	// aw: the unsigned operand, xs: the signed one.
+	xs := xv
+	if q4 {
+		// low nibbles are elements 0..15, high nibbles 16..31
+		VMOVDQU(w.Offset(2), aw.AsX())
+		VPSRLW(U8(4), aw.AsX(), ws.AsX())
+		VINSERTI128(U8(1), ws.AsX(), aw, aw)
+		VPAND(mask0F, aw, aw)
+	} else {
+		VMOVDQU(w.Offset(2), ws)
+		VPSIGNB(ws, ws, aw) // |w|
+		VPSIGNB(ws, xv, ws) // x·sign(w)
+		xs = ws
+	}
+	switch v {
+	case avx2:
+		VPMADDUBSW(xs, aw, aw) // pairs: |2·15·127| and |2·127·127| fit int16
+		VPMADDWD(onesW, aw, aw)
+		sum = aw
+	case avx512vnni:
+		VPXOR(sum, sum, sum)
+		Instruction(&ir.Instruction{
+			Opcode:   "VPDPBUSD",
+			Operands: []Op{xs, aw, sum},
+			Inputs:   []Op{xs, aw, sum},
+			Outputs:  []Op{sum},
+		})
+	case avxvnni:
+		VPXOR(sum, sum, sum)
+		vexDPBUSD(sum, aw, xs)
+	}
+	if q4 {
+		VPSUBD(x8, sum, sum)
+	}
+	VCVTDQ2PS(sum, sum)
+	VFMADD231PS(sum, d, acc)
+}
+
+// sum8x sets x8's int32 lanes to 8·(the sum of each lane's 4 int8 of xv).
+func sum8x(v variant, xv, x8 VecPhysical) {
+	switch v {
+	case avx2:
+		VPMADDUBSW(xv, eight, x8)
+		VPMADDWD(onesW, x8, x8)
+	case avx512vnni:
+		VPXOR(x8, x8, x8)
+		Instruction(&ir.Instruction{
+			Opcode:   "VPDPBUSD",
+			Operands: []Op{xv, eight, x8},
+			Inputs:   []Op{xv, eight, x8},
+			Outputs:  []Op{x8},
+		})
+	case avxvnni:
+		VPXOR(x8, x8, x8)
+		vexDPBUSD(x8, eight, xv)
+	}
+}
+
 // vexDPBUSD emits the VEX encoding of VPDPBUSD dst, src1, src2 (Intel
 // operand order: dst += Σ u8(src1)·s8(src2)).
 func vexDPBUSD(dst, src1, src2 VecPhysical) {
@@ -185,6 +254,71 @@ func gemvQ(v variant, q4 bool) {
 	acc := Y0
 	ta := [5]VecPhysical{Y1, Y2, Y3, Y4, Y5}
 	tb := [5]VecPhysical{Y6, Y7, Y9, Y10, Y11}
+
+	// Four rows at a time share each activation block's load and scale
+	// conversion, and their four independent accumulator chains hide the
+	// FMA latency; each row still adds its blocks in order into one
+	// accumulator, so the result is the one-row loop's, bit for bit.
+	rowBytes3 := R13
+	LEAQ(Mem{Base: rowBytes, Index: rowBytes, Scale: 2}, rowBytes3)
+	quadAcc := []VecPhysical{Y0, Y1, Y2, Y3}
+	dx, xv := Y4, Y5
+	x8 := Y12
+	quadTemps := [][4]VecPhysical{{Y6, Y7, Y8, Y9}, {Y10, Y11, Y8, Y9}}
+	quadRow := []Mem{
+		{Base: wp},
+		{Base: wp, Index: rowBytes, Scale: 1},
+		{Base: wp, Index: rowBytes, Scale: 2},
+		{Base: wp, Index: rowBytes3, Scale: 1},
+	}
+
+	// The four rows are four short streams (a 1536-wide Q4_0 row is 13.5
+	// cache lines), too short for the hardware prefetcher to pick up, so
+	// each block step prefetches the next four rows' bytes in address order.
+	pf := RBX
+	pfStep := 4 * wBlock
+
+	Label("quad")
+	CMPQ(rows, U8(4))
+	JB(LabelRef("row"))
+	for _, a := range quadAcc {
+		VXORPS(a, a, a)
+	}
+	MOVQ(wRow, wp)
+	LEAQ(Mem{Base: wRow, Index: rowBytes, Scale: 8}, pf)
+	MOVQ(xBase, xp)
+	MOVQ(nBlocks, left)
+
+	Label("quadBlock")
+	TESTQ(left, left)
+	JZ(LabelRef("quadStore"))
+	VPBROADCASTW(Mem{Base: xp}, dx.AsX())
+	VCVTPH2PS(dx.AsX(), dx)
+	VMOVDQU(Mem{Base: xp, Disp: 2}, xv)
+	for off := 0; off < pfStep; off += 64 {
+		PREFETCHT0(Mem{Base: pf, Disp: off})
+	}
+	if q4 {
+		sum8x(v, xv, x8)
+	}
+	for r, a := range quadAcc {
+		dotBlockShared(v, q4, quadRow[r], dx, xv, x8, a, quadTemps[r%2])
+	}
+	ADDQ(U32(pfStep), pf)
+	ADDQ(U8(wBlock), wp)
+	ADDQ(U8(34), xp)
+	DECQ(left)
+	JMP(LabelRef("quadBlock"))
+
+	Label("quadStore")
+	for r, a := range quadAcc {
+		hsum(a, Y6)
+		VMOVSS(a.AsX(), Mem{Base: outPtr, Disp: 4 * r})
+	}
+	ADDQ(U8(16), outPtr)
+	LEAQ(Mem{Base: wRow, Index: rowBytes, Scale: 4}, wRow)
+	SUBQ(U8(4), rows)
+	JMP(LabelRef("quad"))
 
 	Label("row")
 	TESTQ(rows, rows)
