@@ -134,7 +134,7 @@ func choiceLabel(c ModelChoice) string {
 		parts = append(parts, c.Quant)
 	}
 	if c.Size > 0 {
-		parts = append(parts, formatGB(c.Size)+" GB")
+		parts = append(parts, FormatSize(c.Size))
 	}
 	s := strings.Join(parts, " · ")
 	if !c.Installed {
@@ -172,7 +172,7 @@ func (p *modelPanel) showDetails(c ModelChoice) {
 		parts = append(parts, "Not installed")
 	}
 	if c.Size > 0 {
-		parts = append(parts, formatGB(c.Size)+" GB")
+		parts = append(parts, FormatSize(c.Size))
 	}
 	if c.Quant != "" {
 		parts = append(parts, c.Quant)
@@ -281,8 +281,11 @@ func formatGB(b int64) string {
 	return strconv.FormatFloat(gb, 'f', 2, 64)
 }
 
-// FormatSize shows bytes in MB or GB.
+// FormatSize shows bytes in KB, MB or GB.
 func FormatSize(b int64) string {
+	if b < 1<<20 {
+		return fmt.Sprintf("%.0f KB", float64(b)/1024)
+	}
 	if b < 1<<30 {
 		return fmt.Sprintf("%.0f MB", float64(b)/mib)
 	}
