@@ -25,6 +25,8 @@ type modelPanel struct {
 	pick     *widget.Select
 	details  *widget.Label
 	importB  *widget.Button
+	getB     *widget.Button // "Get the real model" while the demo is loaded
+	getID    string         // the choice getB selects
 	loading  *widget.ProgressBarInfinite
 	loadText *widget.Label
 
@@ -74,6 +76,15 @@ func newModelPanel(m *Main) *modelPanel {
 	p.details = widget.NewLabel("")
 	p.details.Wrapping = fyne.TextWrapWord
 	p.importB = widget.NewButtonWithIcon("Import GGUF…", theme.FolderOpenIcon(), p.importFile)
+	// With the demo model loaded, offer the real model in one click.
+	p.getB = widget.NewButtonWithIcon("", theme.DownloadIcon(), func() {
+		if p.getID != "" {
+			p.selected = p.getID
+			m.actions.SelectModel(p.getID)
+		}
+	})
+	p.getB.Importance = widget.HighImportance
+	p.getB.Hide()
 	p.loading = widget.NewProgressBarInfinite()
 	p.loading.Hide()
 	p.loadText = widget.NewLabel("")
@@ -117,7 +128,7 @@ func newModelPanel(m *Main) *modelPanel {
 	}
 	gbLabel := widget.NewLabel("GB")
 	p.root = container.NewVBox(
-		heading("Model"), p.pick, p.details, p.loading, p.loadText, p.importB,
+		heading("Model"), p.pick, p.details, p.getB, p.loading, p.loadText, p.importB,
 		widget.NewSeparator(),
 		heading("Memory budget"),
 		container.NewBorder(nil, nil, nil, container.NewHBox(container.NewGridWrap(fyne.NewSize(76, p.entry.MinSize().Height), p.entry), gbLabel), p.slider),
@@ -165,6 +176,21 @@ func (p *modelPanel) setModels(choices []ModelChoice, selected string) {
 }
 
 func (p *modelPanel) showDetails(c ModelChoice) {
+	p.getID = ""
+	if strings.HasPrefix(c.Note, "demo") {
+		for _, o := range p.choices {
+			if !o.Installed {
+				p.getID = o.ID
+				p.getB.SetText("Get the real model: " + o.Name)
+				break
+			}
+		}
+	}
+	if p.getID != "" {
+		p.getB.Show()
+	} else {
+		p.getB.Hide()
+	}
 	var parts []string
 	if c.Installed {
 		parts = append(parts, "Installed")

@@ -407,3 +407,23 @@ func labelTexts(o fyne.CanvasObject) string {
 	walk(o)
 	return b.String()
 }
+
+// With the demo model loaded the panel offers the real model in one click.
+func TestDemoOffersRealModel(t *testing.T) {
+	m, r, _ := newTestMain(t)
+	m.SetModels([]ModelChoice{
+		{ID: "demo", Name: "Demo model (built in)", Installed: true, Note: "demo: random weights"},
+		{ID: "catalog:4b", Name: "SmallThinker 4B", Size: 2 << 30, Quant: "Q4_0"},
+	}, "demo")
+	if !m.models.getB.Visible() || !strings.Contains(m.models.getB.Text, "SmallThinker 4B") {
+		t.Fatalf("no get-the-real-model button with the demo loaded (visible %v, %q)", m.models.getB.Visible(), m.models.getB.Text)
+	}
+	test.Tap(m.models.getB)
+	if got := r.last(); got != "model catalog:4b" {
+		t.Fatalf("button did %q, want the catalog model selected", got)
+	}
+	m.SetModels([]ModelChoice{{ID: "real", Name: "SmallThinker 4B", Installed: true}}, "real")
+	if m.models.getB.Visible() {
+		t.Fatal("button still shown with a real model loaded")
+	}
+}
