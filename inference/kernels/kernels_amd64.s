@@ -32,7 +32,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 
@@ -244,7 +244,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 
@@ -680,7 +680,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 
@@ -889,7 +889,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 
@@ -1319,7 +1319,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 
@@ -1576,7 +1576,7 @@ quad:
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ   SI, R10
-	LEAQ   (SI)(R8*8), BX
+	LEAQ   (SI)(R8*4), BX
 	MOVQ   DI, R11
 	MOVQ   CX, R12
 

@@ -285,7 +285,7 @@ func gemvQ(v variant, q4 bool) {
 		VXORPS(a, a, a)
 	}
 	MOVQ(wRow, wp)
-	LEAQ(Mem{Base: wRow, Index: rowBytes, Scale: 8}, pf)
+	LEAQ(Mem{Base: wRow, Index: rowBytes, Scale: 4}, pf)
 	MOVQ(xBase, xp)
 	MOVQ(nBlocks, left)
 
