@@ -37,7 +37,7 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		gemmK(t, w, rowBytes, xs, n, out, lo, hi)
 		return
 	}
-	tile := max(1, gemmTileBytes/max(rowBytes, 1))
+	tile := quadRows(max(1, gemmTileBytes/max(rowBytes, 1))) // whole four-row groups for the gemv
 	if t != gguf.Q4_0 && t != gguf.Q8_0 {
 		for r0 := lo; r0 < hi; r0 += tile {
 			r1 := min(r0+tile, hi)
