@@ -371,7 +371,7 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
 	}
-	s.m.exec.For(len(runs), 1, t)
+	s.m.exec.For(len(runs), max(1, len(runs)/(8*s.m.exec.Threads())), t) // a few chunks per worker: runs can be a row or two each
 	t.W, t.out, t.runs = nil, nil, nil
 }
 
