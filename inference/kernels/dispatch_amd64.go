@@ -160,7 +160,7 @@ func quantizeQ8_0(x []float32, dst []byte) {
 
 // gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
 // (q4) or Q8_0 weights; callers check the bounds.
-func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int, pre *gemmScratch) {
 	if active == levelGeneric {
 		gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
 		return
@@ -174,6 +174,8 @@ func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32
 		gemm4Q4_0Q8_0AVX512VNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
 	case q4 && active == levelAVXVNNI:
 		gemm4Q4_0Q8_0AVXVNNI(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
+	case q4 && pre != nil && nb <= gemm4PreBlocks:
+		gemm4Q4_0Q8_0PreAVX2(wp, rowBytes, x0, x1, x2, x3, &pre[0], nb, o0, o1, o2, o3, rows)
 	case q4:
 		gemm4Q4_0Q8_0AVX2(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
 	case active == levelAVX512VNNI:
@@ -184,3 +186,10 @@ func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32
 		gemm4Q8_0Q8_0AVX2(wp, rowBytes, x0, x1, x2, x3, nb, o0, o1, o2, o3, rows)
 	}
 }
+
+// gemm4PreBlocks is the longest row, in blocks, whose per-activation scales
+// and 8·Σx fit gemm4Q4_0Q8_0PreAVX2's scratch; longer rows use the plain kernel.
+const gemm4PreBlocks = 128
+
+// gemmScratch is gemm4Q4_0Q8_0PreAVX2's scratch: 144 bytes per block.
+type gemmScratch [gemm4PreBlocks * 144]byte

@@ -44,7 +44,7 @@ func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 
 // gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
 // (q4) or Q8_0 weights; callers check the bounds.
-func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int, _ *gemmScratch) {
 	if active != levelNEONDot {
 		gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
 		return
@@ -79,3 +79,6 @@ func axpy(a float32, x, y []float32) {
 	axpyNEON(a, &x[0], &y[0], n)
 	axpyGeneric(a, x[n:], y[n:])
 }
+
+// gemmScratch is the amd64 gemm4's scratch; other kernels need none.
+type gemmScratch struct{}

@@ -22,6 +22,9 @@ func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	gemvQ8_0Q8_0Generic(w, rowBytes, x, nb, out)
 }
 
-func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int) {
+func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int, _ *gemmScratch) {
 	gemm4Generic(q4, w, rowBytes, xs, nb, out, r0, r1)
 }
+
+// gemmScratch is the amd64 gemm4's scratch; other kernels need none.
+type gemmScratch struct{}

@@ -62,11 +62,22 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		}
 		return
 	}
+	if q4 {
+		var pre gemmScratch // per-activation precomputation, on the stack
+		gemmQ(q4, w, rowBytes, xs, n, out, lo, hi, tile, &pre)
+		return
+	}
+	gemmQ(q4, w, rowBytes, xs, n, out, lo, hi, tile, nil)
+}
+
+// gemmQ is Gemm's tile loop for Q4_0 and Q8_0 weights; pre is gemm4's
+// scratch (nil for Q8_0).
+func gemmQ(q4 bool, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi, tile int, pre *gemmScratch) {
 	for r0 := lo; r0 < hi; r0 += tile {
 		r1 := min(r0+tile, hi)
 		j := 0
 		for ; j+4 <= len(xs); j += 4 {
-			gemm4(q4, w, rowBytes, xs[j:j+4], n/qk, out[j:j+4], r0, r1)
+			gemm4(q4, w, rowBytes, xs[j:j+4], n/qk, out[j:j+4], r0, r1, pre)
 		}
 		for ; j < len(xs); j++ {
 			if q4 {

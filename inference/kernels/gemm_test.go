@@ -111,3 +111,42 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+// TestGemmQ4_0RowLengths covers Q4_0 rows around the amd64 kernel's scratch
+// limit (4096 elements): up to it the activations' scales and 8·Σx are
+// precomputed, past it the plain kernel runs; both must equal Gemv.
+func TestGemmQ4_0RowLengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	vd, _ := quant.VecDotFor(gguf.Q4_0)
+	forEachLevel(t, func(t *testing.T) {
+		for _, n := range []int{32, 4064, 4096, 4128, 8192} {
+			t.Run(fmt.Sprint(n), func(t *testing.T) {
+				const rows, acts = 9, 5
+				rowBytes := gguf.Q4_0.RowSize(n)
+				w := make([]byte, rows*rowBytes)
+				for i := 0; i < rows; i++ {
+					if err := quant.QuantizeRow(gguf.Q4_0, randFloats(r, n), w[i*rowBytes:]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				xs := make([][]byte, acts)
+				out := make([][]float32, acts)
+				for j := range xs {
+					xs[j] = make([]byte, vd.Act.RowSize(n))
+					vd.QuantizeAct(randFloats(r, n), xs[j])
+					out[j] = make([]float32, rows)
+				}
+				Gemm(gguf.Q4_0, w, rowBytes, xs, n, out, 0, rows)
+				want := make([]float32, rows)
+				for j := range xs {
+					Gemv(gguf.Q4_0, w, rowBytes, xs[j], n, want)
+					for i := range want {
+						if out[j][i] != want[i] {
+							t.Fatalf("act %d row %d: Gemm %g, Gemv %g", j, i, out[j][i], want[i])
+						}
+					}
+				}
+			})
+		}
+	})
+}

@@ -2687,6 +2687,164 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemm4Q4_0Q8_0PreAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, pre *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·gemm4Q4_0Q8_0PreAVX2(SB), NOSPLIT, $0-104
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x0+16(FP), DI
+	MOVQ         x1+24(FP), R9
+	MOVQ         x2+32(FP), R10
+	MOVQ         x3+40(FP), R11
+	MOVQ         pre+48(FP), R14
+	MOVQ         nb+56(FP), CX
+	IMUL3Q       $0x22, CX, CX
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ         rows+96(FP), AX
+	MOVQ         R14, R13
+	XORQ         DX, DX
+
+prep:
+	CMPQ         DX, CX
+	JAE          prepDone
+	VPBROADCASTW (DI)(DX*1), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 128(R13)
+	VMOVDQU      2(DI)(DX*1), Y1
+	VPMADDUBSW   Y1, Y14, Y2
+	VPMADDWD     Y15, Y2, Y2
+	VMOVDQU      Y2, (R13)
+	VPBROADCASTW (R9)(DX*1), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 132(R13)
+	VMOVDQU      2(R9)(DX*1), Y1
+	VPMADDUBSW   Y1, Y14, Y2
+	VPMADDWD     Y15, Y2, Y2
+	VMOVDQU      Y2, 32(R13)
+	VPBROADCASTW (R10)(DX*1), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 136(R13)
+	VMOVDQU      2(R10)(DX*1), Y1
+	VPMADDUBSW   Y1, Y14, Y2
+	VPMADDWD     Y15, Y2, Y2
+	VMOVDQU      Y2, 64(R13)
+	VPBROADCASTW (R11)(DX*1), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 140(R13)
+	VMOVDQU      2(R11)(DX*1), Y1
+	VPMADDUBSW   Y1, Y14, Y2
+	VPMADDWD     Y15, Y2, Y2
+	VMOVDQU      Y2, 96(R13)
+	ADDQ         $0x22, DX
+	ADDQ         $0x00000090, R13
+	JMP          prep
+
+prepDone:
+	XORQ R12, R12
+
+row:
+	TESTQ  AX, AX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	MOVQ   R14, R13
+	XORQ   DX, DX
+
+block:
+	CMPQ         DX, CX
+	JAE          store
+	VPBROADCASTW (BX), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(BX), X5
+	VPSRLW       $0x04, X5, X6
+	VINSERTI128  $0x01, X6, Y5, Y5
+	VPAND        Y13, Y5, Y5
+	VBROADCASTSS 128(R13), Y7
+	VMULPS       Y4, Y7, Y7
+	VPMADDUBSW   2(DI)(DX*1), Y5, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       (R13), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y7, Y0
+	VBROADCASTSS 132(R13), Y9
+	VMULPS       Y4, Y9, Y9
+	VPMADDUBSW   2(R9)(DX*1), Y5, Y10
+	VPMADDWD     Y15, Y10, Y10
+	VPSUBD       32(R13), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS 136(R13), Y7
+	VMULPS       Y4, Y7, Y7
+	VPMADDUBSW   2(R10)(DX*1), Y5, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       64(R13), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VBROADCASTSS 140(R13), Y9
+	VMULPS       Y4, Y9, Y9
+	VPMADDUBSW   2(R11)(DX*1), Y5, Y10
+	VPMADDWD     Y15, Y10, Y10
+	VPSUBD       96(R13), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VFMADD231PS  Y10, Y9, Y3
+	ADDQ         $0x12, BX
+	ADDQ         $0x22, DX
+	ADDQ         $0x00000090, R13
+	JMP          block
+
+store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	MOVQ         o0+64(FP), R13
+	VMOVSS       X0, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y1, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X1, X1, X4
+	VADDPS       X4, X1, X1
+	VMOVSHDUP    X1, X4
+	VADDSS       X4, X1, X1
+	MOVQ         o1+72(FP), R13
+	VMOVSS       X1, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPS       X4, X2, X2
+	VMOVHLPS     X2, X2, X4
+	VADDPS       X4, X2, X2
+	VMOVSHDUP    X2, X4
+	VADDSS       X4, X2, X2
+	MOVQ         o2+80(FP), R13
+	VMOVSS       X2, (R13)(R12*1)
+	VEXTRACTF128 $0x01, Y3, X4
+	VADDPS       X4, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X4, X3, X3
+	VMOVSHDUP    X3, X4
+	VADDSS       X4, X3, X3
+	MOVQ         o3+88(FP), R13
+	VMOVSS       X3, (R13)(R12*1)
+	ADDQ         $0x04, R12
+	ADDQ         R8, SI
+	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func gemm4Q4_KQ8_KAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemm4Q4_KQ8_KAVX2(SB), NOSPLIT, $232-96

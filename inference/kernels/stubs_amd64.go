@@ -82,6 +82,11 @@ func gemvQ5_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 //go:noescape
 func gemvQ6_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 
+// gemm4Q4_0Q8_0PreAVX2 is gemm4Q4_0Q8_0AVX2 with pre (nb·144 bytes) as scratch.
+//
+//go:noescape
+func gemm4Q4_0Q8_0PreAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, pre *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
 // gemm4Q4_KQ8_KAVX2 sets o_j[r] to the dot product of row r of w (Q4_K, nb super-blocks, rows rowBytes apart)
 // with the Q8_K row x_j, for j < 4 and r < rows, bit-identical to the gemv kernel.
 //

@@ -38,6 +38,7 @@ func main() {
 	gemvQ4_5K(false)
 	gemvQ4_5K(true)
 	gemvQ6_K()
+	gemm4Q4_0Pre()
 	gemm4Q4_5K(false)
 	gemm4Q4_5K(true)
 	gemm4Q6_K()
@@ -702,6 +703,109 @@ func gemm4(v variant, q4 bool) {
 		hsum(a, Y4)
 		Load(Param(fmt.Sprintf("o%d", j)), outPtr)
 		VMOVSS(a.AsX(), Mem{Base: outPtr, Index: outOff, Scale: 1})
+	}
+	ADDQ(U8(4), outOff)
+	ADDQ(rowBytes, wRow)
+	DECQ(rowsLeft)
+	JMP(LabelRef("row"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemm4PreStride is the scratch bytes per block of gemm4Q4_0Q8_0PreAVX2:
+// four activations' 8·Σx int32 lanes (32 bytes each), then their fp32 scales.
+const gemm4PreStride = 4*32 + 4*4
+
+// gemm4Q4_0Pre is the AVX2 four-activation Q4_0 kernel on unsigned nibbles:
+// a first pass stores, per activation block, fp32(d_x) and the int32 lanes
+// 8·Σx into pre (nb·gemm4PreStride bytes); each (row, block, activation)
+// then needs no scale conversion and no sign tricks, and Σu·x − 8·Σx gives
+// the same int32 lanes as Σ(u−8)·x, so the floats are gemm4's bit for bit.
+func gemm4Q4_0Pre() {
+	TEXT("gemm4Q4_0Q8_0PreAVX2", NOSPLIT, "func(w *byte, rowBytes int, x0, x1, x2, x3 *byte, pre *byte, nb int, o0, o1, o2, o3 *float32, rows int)")
+	Pragma("noescape")
+	Doc("gemm4Q4_0Q8_0PreAVX2 is gemm4Q4_0Q8_0AVX2 with pre (nb·144 bytes) as scratch.")
+	wRow, rowBytes, end, wp, idx, rowsLeft, outOff, pp, preBase := RSI, R8, RCX, RBX, RDX, RAX, R12, R13, R14
+	xs := []Register{RDI, R9, R10, R11}
+	Load(Param("w"), wRow)
+	Load(Param("rowBytes"), rowBytes)
+	for j, x := range xs {
+		Load(Param(fmt.Sprintf("x%d", j)), x)
+	}
+	Load(Param("pre"), preBase)
+	Load(Param("nb"), end)
+	IMUL3Q(U8(34), end, end) // activation bytes per row
+	broadcastConst(0x0f0f0f0f, mask0F)
+	broadcastConst(0x08080808, eight)
+	broadcastConst(0x00010001, onesW)
+	Load(Param("rows"), rowsLeft) // after broadcastConst, which uses AX
+
+	// Pass 1: the activations' scales and 8·Σx, once per call.
+	MOVQ(preBase, pp)
+	XORQ(idx, idx)
+	Label("prep")
+	CMPQ(idx, end)
+	JAE(LabelRef("prepDone"))
+	for j, x := range xs {
+		VPBROADCASTW(Mem{Base: x, Index: idx, Scale: 1}, X0)
+		VCVTPH2PS(X0, X0)
+		VMOVSS(X0, Mem{Base: pp, Disp: 128 + 4*j})
+		VMOVDQU(Mem{Base: x, Index: idx, Scale: 1, Disp: 2}, Y1)
+		sum8x(avx2, Y1, Y2)
+		VMOVDQU(Y2, Mem{Base: pp, Disp: 32 * j})
+	}
+	ADDQ(U8(34), idx)
+	ADDQ(U32(gemm4PreStride), pp)
+	JMP(LabelRef("prep"))
+	Label("prepDone")
+
+	XORQ(outOff, outOff)
+	acc := []VecPhysical{Y0, Y1, Y2, Y3}
+	dw, aw, hi := Y4, Y5, Y6
+	temps := [][2]VecPhysical{{Y7, Y8}, {Y9, Y10}}
+
+	Label("row")
+	TESTQ(rowsLeft, rowsLeft)
+	JZ(LabelRef("done"))
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	MOVQ(wRow, wp)
+	MOVQ(preBase, pp)
+	XORQ(idx, idx)
+
+	Label("block")
+	CMPQ(idx, end)
+	JAE(LabelRef("store"))
+	VPBROADCASTW(Mem{Base: wp}, dw.AsX())
+	VCVTPH2PS(dw.AsX(), dw)
+	// unsigned nibbles: low are elements 0..15, high 16..31
+	VMOVDQU(Mem{Base: wp, Disp: 2}, aw.AsX())
+	VPSRLW(U8(4), aw.AsX(), hi.AsX())
+	VINSERTI128(U8(1), hi.AsX(), aw, aw)
+	VPAND(mask0F, aw, aw)
+	for j, x := range xs {
+		d, sum := temps[j%2][0], temps[j%2][1]
+		VBROADCASTSS(Mem{Base: pp, Disp: 128 + 4*j}, d)
+		VMULPS(dw, d, d)
+		VPMADDUBSW(Mem{Base: x, Index: idx, Scale: 1, Disp: 2}, aw, sum) // pairs: |2·15·128| fits int16
+		VPMADDWD(onesW, sum, sum)
+		VPSUBD(Mem{Base: pp, Disp: 32 * j}, sum, sum)
+		VCVTDQ2PS(sum, sum)
+		VFMADD231PS(sum, d, acc[j])
+	}
+	ADDQ(U8(18), wp)
+	ADDQ(U8(34), idx)
+	ADDQ(U32(gemm4PreStride), pp)
+	JMP(LabelRef("block"))
+
+	Label("store")
+	for j, a := range acc {
+		hsum(a, Y4)
+		Load(Param(fmt.Sprintf("o%d", j)), pp) // pp is free until the next row
+		VMOVSS(a.AsX(), Mem{Base: pp, Index: outOff, Scale: 1})
 	}
 	ADDQ(U8(4), outOff)
 	ADDQ(rowBytes, wRow)
