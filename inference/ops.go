@@ -57,32 +57,4 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 	kernels.ScaleMul(dst, x, w, scale)
 }
 
-// softmaxInPlace is ggml_vec_soft_max_f32 + scaling: exp(x-max) summed in float64.
-func softmaxInPlace(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	sum := 0.0
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
-}
-
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
-
-func dotF32(a, b []float32) float32 {
-	s := float32(0)
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
-}
-
 func axpy(a float32, x, y []float32) { kernels.Axpy(a, x, y) }
