@@ -268,7 +268,7 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	}
 	vd, _ := quant.VecDotFor(W.Type) // checked at load
 	t := &s.mm
-	t.W, t.dot, t.out, t.sgemm = W, vd.Dot, out, sgemm
+	t.W, t.out, t.sgemm = W, out, sgemm
 	t.xb = t.xb[:0]
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
@@ -280,7 +280,6 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 type matmulTask struct {
 	W     *Matrix
 	sgemm bool
-	dot   func(w, x []byte, n int) float32
 	xb    [][]byte
 	out   [][]float32
 }
