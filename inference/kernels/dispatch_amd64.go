@@ -15,7 +15,7 @@ const (
 	levelGeneric    level = iota
 	levelAVX2             // AVX2 + FMA + F16C
 	levelAVXVNNI          // AVX2 level, quantized dots with VEX VPDPBUSD
-	levelAVX512VNNI       // AVX2 level, quantized dots with EVEX VPDPBUSD on 256-bit registers
+	levelAVX512VNNI       // AVX2 level, quantized dots with EVEX VPDPBUSD (256-bit registers; 512-bit for Q4_0x4)
 )
 
 func (l level) String() string {
@@ -33,14 +33,14 @@ func levels() []level {
 	if c.Supports(cpuid.AVXVNNI) {
 		ls = append(ls, levelAVXVNNI)
 	}
-	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512VNNI) {
+	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW, cpuid.AVX512VNNI) {
 		ls = append(ls, levelAVX512VNNI)
 	}
 	return ls
 }
 
 // active is chosen once; tests switch it to exercise every level.
-var active = func() level { ls := levels(); return ls[len(ls)-1] }()
+var active = pick(levels())
 
 func gemvQ4_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	switch active {
@@ -193,3 +193,17 @@ const gemm4PreBlocks = 128
 
 // gemmScratch is gemm4Q4_0Q8_0PreAVX2's scratch: 144 bytes per block.
 type gemmScratch [gemm4PreBlocks * 144]byte
+
+func packedKernel() bool { return active != levelGeneric }
+
+// gemvQ4_0x4 runs the Q4_0x4 kernel on len(out)/4 groups; callers check the bounds.
+func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
+	switch active {
+	case levelAVX512VNNI:
+		gemvQ4_0x4AVX512(&w[0], rowBytes, &x[0], &aux[0], nb, &out[0], len(out)/4)
+	case levelAVX2, levelAVXVNNI:
+		gemvQ4_0x4AVX2(&w[0], rowBytes, &x[0], &aux[0], nb, &out[0], len(out)/4)
+	default:
+		gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
+	}
+}

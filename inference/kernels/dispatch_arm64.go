@@ -24,7 +24,7 @@ func levels() []level {
 	return []level{levelGeneric, levelNEON}
 }
 
-var active = func() level { ls := levels(); return ls[len(ls)-1] }()
+var active = pick(levels())
 
 func gemvQ4_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	if active == levelNEONDot {
@@ -82,3 +82,11 @@ func axpy(a float32, x, y []float32) {
 
 // gemmScratch is the amd64 gemm4's scratch; other kernels need none.
 type gemmScratch struct{}
+
+// packedKernel: only the plain-Go Q4_0x4 kernel exists here, slower than
+// the plain layout's.
+func packedKernel() bool { return false }
+
+func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
+	gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
+}

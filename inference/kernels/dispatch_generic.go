@@ -28,3 +28,11 @@ func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32
 
 // gemmScratch is the amd64 gemm4's scratch; other kernels need none.
 type gemmScratch struct{}
+
+// packedKernel: only the plain-Go Q4_0x4 kernel exists here, slower than
+// the plain layout's.
+func packedKernel() bool { return false }
+
+func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
+	gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
+}

@@ -62,12 +62,19 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		}
 		return
 	}
-	if q4 {
-		var pre gemmScratch // per-activation precomputation, on the stack
-		gemmQ(q4, w, rowBytes, xs, n, out, lo, hi, tile, &pre)
+	if q4 && len(xs) >= 4 {
+		gemmQ4Pre(w, rowBytes, xs, n, out, lo, hi, tile)
 		return
 	}
 	gemmQ(q4, w, rowBytes, xs, n, out, lo, hi, tile, nil)
+}
+
+// gemmQ4Pre is gemmQ for Q4_0 with gemm4's scratch on its own stack frame:
+// zeroing it costs as much as a small mat-vec, so single-activation calls
+// (every decode step) must not pay for it.
+func gemmQ4Pre(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi, tile int) {
+	var pre gemmScratch
+	gemmQ(true, w, rowBytes, xs, n, out, lo, hi, tile, &pre)
 }
 
 // gemmQ is Gemm's tile loop for Q4_0 and Q8_0 weights; pre is gemm4's

@@ -46,6 +46,7 @@ package kernels
 
 import (
 	"fmt"
+	"os"
 
 	"smallthinker/weights/gguf"
 	"smallthinker/weights/quant"
@@ -62,6 +63,19 @@ const (
 
 // Impl names the selected implementation: "avx512vnni", "avxvnni", "avx2" or "purego".
 func Impl() string { return active.String() }
+
+// pick returns the fastest of ls (slowest first), or the one that
+// $SMALLTHINKER_KERNELS names (e.g. avx2 or purego) if this CPU can run it:
+// a way to compare kernels on one machine and to rule them out in bug reports.
+func pick(ls []level) level {
+	want := os.Getenv("SMALLTHINKER_KERNELS")
+	for _, l := range ls {
+		if l.String() == want {
+			return l
+		}
+	}
+	return ls[len(ls)-1]
+}
 
 func checkQuant(kind string, wBytes, blockW, lenX, n int) {
 	if n%qk != 0 || n < 0 {

@@ -2845,6 +2845,238 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemvQ4_0x4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x+16(FP), DI
+	MOVQ         aux+24(FP), BX
+	MOVQ         nb+32(FP), CX
+	MOVQ         out+40(FP), DX
+	MOVQ         groups+48(FP), R9
+	LEAQ         (R8)(R8*2), R14
+	ADDQ         R8, R14
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+
+group:
+	TESTQ  R9, R9
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+
+block:
+	TESTQ          R13, R13
+	JZ             store
+	PREFETCHT0     576(R10)
+	VBROADCASTI128 2(R11), Y4
+	VBROADCASTI128 18(R11), Y5
+	VBROADCASTI128 (R12), Y6
+	VBROADCASTI128 16(R12), Y7
+	VPBROADCASTQ   (R10), X8
+	VCVTPH2PS      X8, Y8
+	VMULPS         32(R12), Y8, Y8
+	VPERMILPS      q4x4ScaleCtl<>+32(SB), Y8, Y9
+	VPERMILPS      q4x4ScaleCtl<>+0(SB), Y8, Y8
+	VMOVDQU        8(R10), Y10
+	VPSRLW         $0x04, Y10, Y11
+	VPAND          Y15, Y10, Y10
+	VPAND          Y15, Y11, Y11
+	VPMADDUBSW     Y4, Y10, Y10
+	VPMADDWD       Y14, Y10, Y10
+	VPADDD         Y6, Y10, Y10
+	VCVTDQ2PS      Y10, Y10
+	VFMADD231PS    Y8, Y10, Y0
+	VPMADDUBSW     Y5, Y11, Y11
+	VPMADDWD       Y14, Y11, Y11
+	VPADDD         Y7, Y11, Y11
+	VCVTDQ2PS      Y11, Y11
+	VFMADD231PS    Y8, Y11, Y1
+	VMOVDQU        40(R10), Y10
+	VPSRLW         $0x04, Y10, Y11
+	VPAND          Y15, Y10, Y10
+	VPAND          Y15, Y11, Y11
+	VPMADDUBSW     Y4, Y10, Y10
+	VPMADDWD       Y14, Y10, Y10
+	VPADDD         Y6, Y10, Y10
+	VCVTDQ2PS      Y10, Y10
+	VFMADD231PS    Y9, Y10, Y2
+	VPMADDUBSW     Y5, Y11, Y11
+	VPMADDWD       Y14, Y11, Y11
+	VPADDD         Y7, Y11, Y11
+	VCVTDQ2PS      Y11, Y11
+	VFMADD231PS    Y9, Y11, Y3
+	ADDQ           $0x48, R10
+	ADDQ           $0x22, R11
+	ADDQ           $0x40, R12
+	DECQ           R13
+	JMP            block
+
+store:
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y10
+	VADDPS       Y10, Y0, Y0
+	VMOVSHDUP    Y0, Y10
+	VADDPS       Y10, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X10
+	VUNPCKLPS    X10, X0, X0
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y10
+	VADDPS       Y10, Y2, Y2
+	VMOVSHDUP    Y2, Y10
+	VADDPS       Y10, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X10
+	VUNPCKLPS    X10, X2, X2
+	VMOVLHPS     X2, X0, X0
+	VMOVUPS      X0, (DX)
+	ADDQ         $0x10, DX
+	ADDQ         R14, SI
+	DECQ         R9
+	JMP          group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA q4x4ScaleCtl<>+0(SB)/4, $0x00000000
+DATA q4x4ScaleCtl<>+4(SB)/4, $0x00000000
+DATA q4x4ScaleCtl<>+8(SB)/4, $0x00000000
+DATA q4x4ScaleCtl<>+12(SB)/4, $0x00000000
+DATA q4x4ScaleCtl<>+16(SB)/4, $0x00000001
+DATA q4x4ScaleCtl<>+20(SB)/4, $0x00000001
+DATA q4x4ScaleCtl<>+24(SB)/4, $0x00000001
+DATA q4x4ScaleCtl<>+28(SB)/4, $0x00000001
+DATA q4x4ScaleCtl<>+32(SB)/4, $0x00000002
+DATA q4x4ScaleCtl<>+36(SB)/4, $0x00000002
+DATA q4x4ScaleCtl<>+40(SB)/4, $0x00000002
+DATA q4x4ScaleCtl<>+44(SB)/4, $0x00000002
+DATA q4x4ScaleCtl<>+48(SB)/4, $0x00000003
+DATA q4x4ScaleCtl<>+52(SB)/4, $0x00000003
+DATA q4x4ScaleCtl<>+56(SB)/4, $0x00000003
+DATA q4x4ScaleCtl<>+60(SB)/4, $0x00000003
+GLOBL q4x4ScaleCtl<>(SB), RODATA|NOPTR, $64
+
+// func gemvQ4_0x4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, F16C, MMX+
+TEXT ·gemvQ4_0x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ         w+0(FP), SI
+	MOVQ         rowBytes+8(FP), R8
+	MOVQ         x+16(FP), DI
+	MOVQ         aux+24(FP), BX
+	MOVQ         nb+32(FP), CX
+	MOVQ         out+40(FP), DX
+	MOVQ         groups+48(FP), R9
+	LEAQ         (R8)(R8*2), R14
+	ADDQ         R8, R14
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X31
+	VPBROADCASTD X31, Z31
+	VMOVDQU32    q4x4ScalePerm<>+0(SB), Z30
+	VMOVDQU32    q4x4Gather<>+0(SB), Z29
+
+group:
+	TESTQ  R9, R9
+	JZ     done
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+
+block:
+	TESTQ           R13, R13
+	JZ              store
+	PREFETCHT0      576(R10)
+	VBROADCASTI32X4 2(R11), Z0
+	VBROADCASTI32X4 18(R11), Z1
+	VBROADCASTI32X4 (R12), Z2
+	VBROADCASTI32X4 16(R12), Z3
+	VMOVDQU32       8(R10), Z8
+	VPSRLW          $0x04, Z8, Z9
+	VPANDD          Z31, Z8, Z8
+	VPANDD          Z31, Z9, Z9
+	VMOVDQA32       Z2, Z10
+	VMOVDQA32       Z3, Z11
+	VPDPBUSD        Z0, Z8, Z10
+	VPDPBUSD        Z1, Z9, Z11
+	VCVTDQ2PS       Z10, Z10
+	VCVTDQ2PS       Z11, Z11
+	VCVTPH2PS       (R10), X12
+	VMULPS          32(R12), X12, X12
+	VPERMPS         Z12, Z30, Z12
+	VFMADD231PS     Z12, Z10, Z4
+	VFMADD231PS     Z12, Z11, Z5
+	ADDQ            $0x48, R10
+	ADDQ            $0x22, R11
+	ADDQ            $0x40, R12
+	DECQ            R13
+	JMP             block
+
+store:
+	VADDPS    Z5, Z4, Z4
+	VPERMILPS $0x4e, Z4, Z8
+	VADDPS    Z8, Z4, Z4
+	VMOVSHDUP Z4, Z8
+	VADDPS    Z8, Z4, Z4
+	VPERMPS   Z4, Z29, Z8
+	VMOVUPS   X8, (DX)
+	ADDQ      $0x10, DX
+	ADDQ      R14, SI
+	DECQ      R9
+	JMP       group
+
+done:
+	VZEROUPPER
+	RET
+
+DATA q4x4ScalePerm<>+0(SB)/4, $0x00000000
+DATA q4x4ScalePerm<>+4(SB)/4, $0x00000000
+DATA q4x4ScalePerm<>+8(SB)/4, $0x00000000
+DATA q4x4ScalePerm<>+12(SB)/4, $0x00000000
+DATA q4x4ScalePerm<>+16(SB)/4, $0x00000001
+DATA q4x4ScalePerm<>+20(SB)/4, $0x00000001
+DATA q4x4ScalePerm<>+24(SB)/4, $0x00000001
+DATA q4x4ScalePerm<>+28(SB)/4, $0x00000001
+DATA q4x4ScalePerm<>+32(SB)/4, $0x00000002
+DATA q4x4ScalePerm<>+36(SB)/4, $0x00000002
+DATA q4x4ScalePerm<>+40(SB)/4, $0x00000002
+DATA q4x4ScalePerm<>+44(SB)/4, $0x00000002
+DATA q4x4ScalePerm<>+48(SB)/4, $0x00000003
+DATA q4x4ScalePerm<>+52(SB)/4, $0x00000003
+DATA q4x4ScalePerm<>+56(SB)/4, $0x00000003
+DATA q4x4ScalePerm<>+60(SB)/4, $0x00000003
+GLOBL q4x4ScalePerm<>(SB), RODATA|NOPTR, $64
+
+DATA q4x4Gather<>+0(SB)/4, $0x00000000
+DATA q4x4Gather<>+4(SB)/4, $0x00000004
+DATA q4x4Gather<>+8(SB)/4, $0x00000008
+DATA q4x4Gather<>+12(SB)/4, $0x0000000c
+DATA q4x4Gather<>+16(SB)/4, $0x00000000
+DATA q4x4Gather<>+20(SB)/4, $0x00000004
+DATA q4x4Gather<>+24(SB)/4, $0x00000008
+DATA q4x4Gather<>+28(SB)/4, $0x0000000c
+DATA q4x4Gather<>+32(SB)/4, $0x00000000
+DATA q4x4Gather<>+36(SB)/4, $0x00000004
+DATA q4x4Gather<>+40(SB)/4, $0x00000008
+DATA q4x4Gather<>+44(SB)/4, $0x0000000c
+DATA q4x4Gather<>+48(SB)/4, $0x00000000
+DATA q4x4Gather<>+52(SB)/4, $0x00000004
+DATA q4x4Gather<>+56(SB)/4, $0x00000008
+DATA q4x4Gather<>+60(SB)/4, $0x0000000c
+GLOBL q4x4Gather<>(SB), RODATA|NOPTR, $64
+
 // func gemm4Q4_KQ8_KAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemm4Q4_KQ8_KAVX2(SB), NOSPLIT, $232-96

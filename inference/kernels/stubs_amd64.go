@@ -87,6 +87,16 @@ func gemvQ6_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 //go:noescape
 func gemm4Q4_0Q8_0PreAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, pre *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
+// gemvQ4_0x4AVX2 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+//
+//go:noescape
+func gemvQ4_0x4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+
+// gemvQ4_0x4AVX512 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+//
+//go:noescape
+func gemvQ4_0x4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+
 // gemm4Q4_KQ8_KAVX2 sets o_j[r] to the dot product of row r of w (Q4_K, nb super-blocks, rows rowBytes apart)
 // with the Q8_K row x_j, for j < 4 and r < rows, bit-identical to the gemv kernel.
 //

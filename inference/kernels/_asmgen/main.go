@@ -39,6 +39,8 @@ func main() {
 	gemvQ4_5K(true)
 	gemvQ6_K()
 	gemm4Q4_0Pre()
+	gemvQ4_0x4AVX2()
+	gemvQ4_0x4AVX512()
 	gemm4Q4_5K(false)
 	gemm4Q4_5K(true)
 	gemm4Q6_K()

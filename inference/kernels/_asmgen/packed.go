@@ -1,0 +1,237 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Kernels for Q4_0 weights in the Q4_0x4 layout (see quant.PackQ4_0x4):
+// block b of rows 4g..4g+3 is 72 bytes, four fp16 scales then four rows'
+// 16 nibble bytes. The activation comes with its aux (kernels.Q8_0Aux): per
+// block -8·Σx of each 4-value group (8 int32) and the fp32 scale 8 times.
+//
+// Each row keeps ggml's eight int32 lanes per block (lane k sums elements
+// 4k..4k+3; low nibbles are elements 0..15), converted and FMA'd into its
+// own eight float lanes in block order, then reduced as ggml's hsum_float_8:
+// the same roundings as the plain-layout kernels, bit for bit.
+
+const (
+	q8AuxBytes  = 64
+	x4Block     = 72
+	pkPrefetch  = 8 * x4Block
+	q8BlockSize = 34
+)
+
+// Registers of the packed kernels.
+var (
+	pkW, pkRowBytes, pkX, pkAux, pkNB, pkOut, pkGroups = RSI, R8, RDI, RBX, RCX, RDX, R9
+	pkWp, pkXp, pkAp, pkLeft, pkGS                     = R10, R11, R12, R13, R14
+)
+
+func packedArgs(name string) {
+	TEXT(name, NOSPLIT, "func(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)")
+	Pragma("noescape")
+	Doc(name + " sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.")
+	Load(Param("w"), pkW)
+	Load(Param("rowBytes"), pkRowBytes)
+	Load(Param("x"), pkX)
+	Load(Param("aux"), pkAux)
+	Load(Param("nb"), pkNB)
+	Load(Param("out"), pkOut)
+	Load(Param("groups"), pkGroups)
+	LEAQ(Mem{Base: pkRowBytes, Index: pkRowBytes, Scale: 2}, pkGS) // 3·rowBytes
+	ADDQ(pkRowBytes, pkGS)                                         // 4·rowBytes: one group
+}
+
+// blockStart points the per-block pointers at block 0 of the group at pkW.
+func blockStart() {
+	MOVQ(pkW, pkWp)
+	MOVQ(pkX, pkXp)
+	MOVQ(pkAux, pkAp)
+	MOVQ(pkNB, pkLeft)
+}
+
+// blockNext advances the per-block pointers by one block.
+func blockNext() {
+	ADDQ(U8(x4Block), pkWp)
+	ADDQ(U8(q8BlockSize), pkXp)
+	ADDQ(U8(q8AuxBytes), pkAp)
+	DECQ(pkLeft)
+}
+
+func vpdpbusd(signed, unsigned, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []Op{signed, unsigned, acc},
+		Inputs:   []Op{signed, unsigned, acc},
+		Outputs:  []Op{acc},
+	})
+}
+
+// x4Z is one group's registers in the 512-bit kernel.
+type x4Z struct {
+	lo, hi           VecPhysical // accumulators: lanes 4r..4r+3 are row r's ggml lanes 0-3 (lo) and 4-7 (hi)
+	w, wh, sl, sh, d VecPhysical // scratch
+}
+
+// gemvQ4_0x4AVX512 does one group (4 rows) per pass on 512-bit registers:
+// one register holds a block of four rows' nibbles, each 128-bit lane one
+// row. (Two groups per pass, sharing the activation loads, ran at half the
+// speed from DRAM: two streams 4·rowBytes apart stream worse than one.)
+func gemvQ4_0x4AVX512() {
+	packedArgs("gemvQ4_0x4AVX512")
+	mask, perm, gather := Z31, Z30, Z29
+	xlo, xhi, nlo, nhi := Z0, Z1, Z2, Z3
+	broadcastConst(0x0f0f0f0f, mask)
+	scalePerm := GLOBL("q4x4ScalePerm", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(i/4))
+	}
+	gatherIdx := GLOBL("q4x4Gather", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(4*(i%4)))
+	}
+	VMOVDQU32(scalePerm, perm)
+	VMOVDQU32(gatherIdx, gather)
+	ga := x4Z{Z4, Z5, Z8, Z9, Z10, Z11, Z12}
+
+	group := func(g x4Z, wq Mem) {
+		VMOVDQU32(wq.Offset(8), g.w) // four rows × 16 nibble bytes
+		VPSRLW(U8(4), g.w, g.wh)
+		VPANDD(mask, g.w, g.w) // elements 0..15 of each row
+		VPANDD(mask, g.wh, g.wh)
+		VMOVDQA32(nlo, g.sl) // start the sums at -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
+		VMOVDQA32(nhi, g.sh)
+		vpdpbusd(xlo, g.w, g.sl)
+		vpdpbusd(xhi, g.wh, g.sh)
+		VCVTDQ2PS(g.sl, g.sl)
+		VCVTDQ2PS(g.sh, g.sh)
+		VCVTPH2PS(wq, g.d.AsX())                                // the four rows' scales
+		VMULPS(Mem{Base: pkAp, Disp: 32}, g.d.AsX(), g.d.AsX()) // × the activation's
+		VPERMPS(g.d, perm, g.d)                                 // row r's product in lanes 4r..4r+3
+		VFMADD231PS(g.d, g.sl, g.lo)
+		VFMADD231PS(g.d, g.sh, g.hi)
+	}
+	shared := func() {
+		VBROADCASTI32X4(Mem{Base: pkXp, Disp: 2}, xlo)
+		VBROADCASTI32X4(Mem{Base: pkXp, Disp: 18}, xhi)
+		VBROADCASTI32X4(Mem{Base: pkAp}, nlo)
+		VBROADCASTI32X4(Mem{Base: pkAp, Disp: 16}, nhi)
+	}
+	// store reduces each row as hsum_float_8 and writes four floats at off(out).
+	store := func(g x4Z, off int) {
+		VADDPS(g.hi, g.lo, g.lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
+		VPERMILPS(U8(0x4e), g.lo, g.w)
+		VADDPS(g.w, g.lo, g.lo) // (0+2), (1+3)
+		VMOVSHDUP(g.lo, g.w)
+		VADDPS(g.w, g.lo, g.lo) // (0+2)+(1+3) in lane 4r
+		VPERMPS(g.lo, gather, g.w)
+		VMOVUPS(g.w.AsX(), Mem{Base: pkOut, Disp: off})
+	}
+
+	Label("group")
+	TESTQ(pkGroups, pkGroups)
+	JZ(LabelRef("done"))
+	VPXORD(ga.lo, ga.lo, ga.lo)
+	VPXORD(ga.hi, ga.hi, ga.hi)
+	blockStart()
+	Label("block")
+	TESTQ(pkLeft, pkLeft)
+	JZ(LabelRef("store"))
+	PREFETCHT0(Mem{Base: pkWp, Disp: pkPrefetch})
+	shared()
+	group(ga, Mem{Base: pkWp})
+	blockNext()
+	JMP(LabelRef("block"))
+	Label("store")
+	store(ga, 0)
+	ADDQ(U8(16), pkOut)
+	ADDQ(pkGS, pkW)
+	DECQ(pkGroups)
+	JMP(LabelRef("group"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemvQ4_0x4AVX2 does one group (4 rows) per pass on 256-bit registers: one
+// register holds a block of two rows' nibbles, each 128-bit lane one row.
+func gemvQ4_0x4AVX2() {
+	packedArgs("gemvQ4_0x4AVX2")
+	mask, ones := Y15, Y14
+	xlo, xhi, nlo, nhi := Y4, Y5, Y6, Y7
+	d01, d23, w, wh := Y8, Y9, Y10, Y11
+	acc := []VecPhysical{Y0, Y1, Y2, Y3} // lo01, hi01, lo23, hi23
+	broadcastConst(0x0f0f0f0f, mask)
+	broadcastConst(0x00010001, ones)
+	ctl := GLOBL("q4x4ScaleCtl", RODATA|NOPTR)
+	for i := 0; i < 16; i++ { // rows 0,1 then rows 2,3: lane l picks scale l/4 (+2)
+		DATA(4*i, U32(i/4))
+	}
+
+	Label("group")
+	TESTQ(pkGroups, pkGroups)
+	JZ(LabelRef("done"))
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	blockStart()
+	Label("block")
+	TESTQ(pkLeft, pkLeft)
+	JZ(LabelRef("store"))
+	PREFETCHT0(Mem{Base: pkWp, Disp: pkPrefetch})
+	VBROADCASTI128(Mem{Base: pkXp, Disp: 2}, xlo)
+	VBROADCASTI128(Mem{Base: pkXp, Disp: 18}, xhi)
+	VBROADCASTI128(Mem{Base: pkAp}, nlo)
+	VBROADCASTI128(Mem{Base: pkAp, Disp: 16}, nhi)
+	// Scales: [s0 s1 s2 s3 s0 s1 s2 s3] × dx, then spread per row.
+	VPBROADCASTQ(Mem{Base: pkWp}, d01.AsX())
+	VCVTPH2PS(d01.AsX(), d01)
+	VMULPS(Mem{Base: pkAp, Disp: 32}, d01, d01)
+	VPERMILPS(ctl.Offset(32), d01, d23)
+	VPERMILPS(ctl, d01, d01)
+	for half := 0; half < 2; half++ {
+		d := []VecPhysical{d01, d23}[half]
+		VMOVDQU(Mem{Base: pkWp, Disp: 8 + 32*half}, w) // two rows × 16 nibble bytes
+		VPSRLW(U8(4), w, wh)
+		VPAND(mask, w, w)
+		VPAND(mask, wh, wh)
+		VPMADDUBSW(xlo, w, w) // pairs: |2·15·127| fits int16
+		VPMADDWD(ones, w, w)
+		VPADDD(nlo, w, w)
+		VCVTDQ2PS(w, w)
+		VFMADD231PS(d, w, acc[2*half])
+		VPMADDUBSW(xhi, wh, wh)
+		VPMADDWD(ones, wh, wh)
+		VPADDD(nhi, wh, wh)
+		VCVTDQ2PS(wh, wh)
+		VFMADD231PS(d, wh, acc[2*half+1])
+	}
+	blockNext()
+	JMP(LabelRef("block"))
+
+	Label("store")
+	for half := 0; half < 2; half++ {
+		lo, hi := acc[2*half], acc[2*half+1]
+		VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
+		VPERMILPS(U8(0x4e), lo, w)
+		VADDPS(w, lo, lo) // (0+2), (1+3)
+		VMOVSHDUP(lo, w)
+		VADDPS(w, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
+		VEXTRACTF128(U8(1), lo, w.AsX())
+		VUNPCKLPS(w.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
+	}
+	VMOVLHPS(acc[2].AsX(), acc[0].AsX(), acc[0].AsX())
+	VMOVUPS(acc[0].AsX(), Mem{Base: pkOut})
+	ADDQ(U8(16), pkOut)
+	ADDQ(pkGS, pkW)
+	DECQ(pkGroups)
+	JMP(LabelRef("group"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,124 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"smallthinker/weights/quant"
+)
+
+// Q4_0 matrices packed as quant.PackQ4_0x4 (four rows' blocks side by side)
+// are multiplied by GemmQ4_0x4. The results are bit-identical to Gemm on
+// the unpacked matrix.
+
+// Q8AuxBytes is the size of one block's entry in a Q8_0Aux row.
+const Q8AuxBytes = 64
+
+// PacksQ4_0 reports whether packing Q4_0 matrices pays on this machine: the
+// selected implementation has a Q4_0x4 kernel (the plain-Go one exists
+// everywhere, for tests and as the reference, but is slower than the plain
+// layout's NEON kernel on arm64).
+func PacksQ4_0() bool { return packedKernel() }
+
+// Q8_0AuxSize is the Q8_0Aux size of an n-element activation row.
+func Q8_0AuxSize(n int) int { return n / qk * Q8AuxBytes }
+
+// Q8_0Aux precomputes what the Q4_0x4 kernels need of the Q8_0 activation x
+// (n elements) into aux: per block, -8·(x[4k]+…+x[4k+3]) for k < 8 as int32,
+// then the block's fp32 scale eight times.
+func Q8_0Aux(x []byte, n int, aux []byte) {
+	nb := n / qk
+	if n%qk != 0 || len(x) < nb*q8_0Bytes || len(aux) < nb*Q8AuxBytes {
+		panic(fmt.Sprintf("kernels: Q8_0Aux: %d elements need %d activation and %d aux bytes, have %d and %d",
+			n, nb*q8_0Bytes, nb*Q8AuxBytes, len(x), len(aux)))
+	}
+	for b := 0; b < nb; b++ {
+		xb := x[b*q8_0Bytes : (b+1)*q8_0Bytes]
+		a := aux[b*Q8AuxBytes : (b+1)*Q8AuxBytes]
+		for k := 0; k < 8; k++ {
+			s := int32(0)
+			for _, v := range xb[2+4*k : 6+4*k] {
+				s += int32(int8(v))
+			}
+			binary.LittleEndian.PutUint32(a[4*k:], uint32(-8*s))
+		}
+		d := math.Float32bits(fp16(xb[0], xb[1]))
+		for k := 8; k < 16; k++ {
+			binary.LittleEndian.PutUint32(a[4*k:], d)
+		}
+	}
+}
+
+// GemmQ4_0x4 is Gemm for a Q4_0 matrix in the Q4_0x4 layout: out[j][r] =
+// dot(row r, xs[j]) for lo ≤ r < hi, where lo and hi are multiples of 4 and
+// auxs[j] is Q8_0Aux(xs[j]).
+func GemmQ4_0x4(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
+	if len(xs) != len(out) || len(auxs) != len(xs) {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d activations, %d aux rows, %d outputs", len(xs), len(auxs), len(out)))
+	}
+	if lo < 0 || hi < lo || lo%4 != 0 || hi%4 != 0 {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: bad row range [%d, %d)", lo, hi))
+	}
+	nb := n / qk
+	if n%qk != 0 || rowBytes != nb*q4_0Bytes {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d elements do not fill rows of %d bytes", n, rowBytes))
+	}
+	if hi == lo || len(xs) == 0 {
+		return
+	}
+	if len(w) < hi*rowBytes {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d rows need %d bytes, have %d", hi, hi*rowBytes, len(w)))
+	}
+	for j := range xs {
+		if len(xs[j]) < nb*q8_0Bytes || len(auxs[j]) < nb*Q8AuxBytes || len(out[j]) < hi {
+			panic(fmt.Sprintf("kernels: GemmQ4_0x4: activation %d: %d, %d and %d bytes/rows are too short", j, len(xs[j]), len(auxs[j]), len(out[j])))
+		}
+	}
+	if nb == 0 {
+		for j := range out {
+			clear(out[j][lo:hi])
+		}
+		return
+	}
+	// Tiles of whole groups small enough to stay in L1/L2 while every
+	// activation passes over them, and a bounded asm call.
+	tile := max(4, (min(gemmTileBytes, maxCallBytes)/rowBytes)&^3)
+	if len(xs) == 1 {
+		tile = max(4, (maxCallBytes/rowBytes)&^3)
+	}
+	for r0 := lo; r0 < hi; r0 += tile {
+		r1 := min(r0+tile, hi)
+		for j := range xs {
+			gemvQ4_0x4(w[r0*rowBytes:r1*rowBytes], rowBytes, xs[j], auxs[j], nb, out[j][r0:r1])
+		}
+	}
+}
+
+// gemvQ4_0x4Generic is the plain-Go Q4_0x4 kernel: gemvQ4_0Q8_0Generic's
+// arithmetic on the packed layout (len(out) a multiple of 4).
+func gemvQ4_0x4Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) {
+	for r := range out {
+		grp := w[r/4*4*rowBytes:]
+		i := r % 4
+		var acc [8]float32
+		for b := 0; b < nb; b++ {
+			blk := grp[b*quant.Q4_0x4Group:]
+			qs := blk[8+16*i : 8+16*i+16]
+			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
+			d := fp16(blk[2*i], blk[2*i+1]) * fp16(xb[0], xb[1])
+			var q [qk]int32
+			for j := 0; j < 16; j++ {
+				q[j] = int32(qs[j]&0x0f) - 8
+				q[j+16] = int32(qs[j]>>4) - 8
+			}
+			for k := 0; k < 8; k++ {
+				j := 4 * k
+				s := q[j]*int32(int8(xb[2+j])) + q[j+1]*int32(int8(xb[3+j])) +
+					q[j+2]*int32(int8(xb[4+j])) + q[j+3]*int32(int8(xb[5+j]))
+				acc[k] = fma32(float32(s), d, acc[k])
+			}
+		}
+		out[r] = hsum8(&acc)
+	}
+}

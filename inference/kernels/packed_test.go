@@ -1,0 +1,122 @@
+package kernels
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
+)
+
+// TestGemmQ4_0x4 checks the packed kernels bit for bit against the plain-Go
+// kernel on the unpacked matrix, at every level this CPU runs, for odd and
+// even group counts, short and long rows, one and several activations.
+func TestGemmQ4_0x4(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 9))
+		for _, tc := range []struct{ rows, nb, acts, lo, hi int }{
+			{4, 1, 1, 0, 4}, {8, 2, 1, 0, 8}, {12, 3, 1, 4, 12}, {20, 48, 1, 0, 20},
+			{24, 24, 3, 8, 24}, {36, 128, 2, 0, 36}, {16, 200, 1, 0, 16}, {4096, 48, 1, 0, 4096},
+			{8, 48, 5, 0, 8},
+		} {
+			n := tc.nb * qk
+			rowBytes := tc.nb * q4_0Bytes
+			plain := randQ4_0(r, tc.rows, n)
+			packed := bytes.Clone(plain)
+			if err := quant.PackQ4_0x4(packed, tc.rows, rowBytes); err != nil {
+				t.Fatal(err)
+			}
+			xs, auxs, out := make([][]byte, tc.acts), make([][]byte, tc.acts), make([][]float32, tc.acts)
+			for j := range xs {
+				xs[j] = randQ8_0(r, 1, n)
+				auxs[j] = make([]byte, Q8_0AuxSize(n))
+				Q8_0Aux(xs[j], n, auxs[j])
+				out[j] = make([]float32, tc.rows)
+				for i := range out[j] {
+					out[j][i] = float32(math.NaN()) // rows outside [lo, hi) must stay untouched
+				}
+			}
+			GemmQ4_0x4(packed, rowBytes, xs, auxs, n, out, tc.lo, tc.hi)
+			for j := range xs {
+				want := make([]float32, tc.rows)
+				gemvQ4_0Q8_0Generic(plain, rowBytes, xs[j], tc.nb, want)
+				for i := range want {
+					got := out[j][i]
+					if i < tc.lo || i >= tc.hi {
+						if !math.IsNaN(float64(got)) {
+							t.Fatalf("%+v: row %d outside the range was written", tc, i)
+						}
+						continue
+					}
+					if math.Float32bits(got) != math.Float32bits(want[i]) {
+						t.Fatalf("%+v: activation %d row %d = %v, want %v (bit-identical)", tc, j, i, got, want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestGemmQ4_0x4Panics(t *testing.T) {
+	n, rows := 64, 8
+	rowBytes := n / qk * q4_0Bytes
+	w := make([]byte, rows*rowBytes)
+	x := [][]byte{make([]byte, n/qk*q8_0Bytes)}
+	aux := [][]byte{make([]byte, Q8_0AuxSize(n))}
+	out := [][]float32{make([]float32, rows)}
+	for _, tc := range []struct {
+		name   string
+		lo, hi int
+		n      int
+		w      []byte
+		aux    [][]byte
+	}{
+		{"unaligned lo", 2, 8, n, w, aux},
+		{"unaligned hi", 0, 6, n, w, aux},
+		{"too many rows", 0, 12, n, w, aux},
+		{"short aux", 0, 8, n, w, [][]byte{make([]byte, 10)}},
+		{"padded rows", 0, 8, n - 32, w, aux},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("no panic")
+				}
+			}()
+			GemmQ4_0x4(tc.w, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi)
+		})
+	}
+}
+
+// BenchmarkGemvQ4_0x4 reports weight bytes per second of the packed kernel
+// next to BenchmarkGemv's plain-layout figures.
+func BenchmarkGemvQ4_0x4(b *testing.B) {
+	saved := active
+	defer func() { active = saved }()
+	for _, sh := range gemvShapes {
+		for _, l := range levels() {
+			if l == levelGeneric {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%s", sh.name, l), func(b *testing.B) {
+				active = l
+				n := sh.cols
+				rowBytes := n / qk * q4_0Bytes
+				w := bytes.Clone(benchMatrix(gguf.Q4_0, sh.rows, sh.cols))
+				if err := quant.PackQ4_0x4(w, sh.rows, rowBytes); err != nil {
+					b.Fatal(err)
+				}
+				x := [][]byte{benchAct(gguf.Q4_0, n)}
+				aux := [][]byte{make([]byte, Q8_0AuxSize(n))}
+				Q8_0Aux(x[0], n, aux[0])
+				out := [][]float32{make([]float32, sh.rows)}
+				b.SetBytes(int64(len(w)))
+				b.ReportAllocs()
+				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, rowBytes, x, aux, n, out, 0, sh.rows) })
+			})
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package quant
+
+import "fmt"
+
+// Q4_0x4 is how the engine keeps Q4_0 matrices in memory for its mat-vec
+// kernels (it is not a file format). Rows 4g..4g+3 keep their 4·rowBytes
+// bytes, but block b of the four rows is stored together as 72 bytes: the
+// four fp16 scales (rows 0..3), then the four rows' 16 nibble bytes. One
+// 64-byte load then holds four rows' quants and one 8-byte load their
+// scales, instead of eight scattered loads; the arithmetic, and so every
+// rounding, stays exactly that of the plain layout.
+const Q4_0x4Group = 4 * Q4_0Bytes
+
+// CanPackQ4_0x4 reports whether a rows×rowBytes Q4_0 matrix can be packed.
+func CanPackQ4_0x4(rows, rowBytes int) bool {
+	return rows > 0 && rows%4 == 0 && rowBytes > 0 && rowBytes%Q4_0Bytes == 0
+}
+
+// PackQ4_0x4 rearranges rows Q4_0 rows of rowBytes bytes (data holds exactly
+// rows·rowBytes bytes) into the Q4_0x4 layout, in place.
+func PackQ4_0x4(data []byte, rows, rowBytes int) error {
+	if err := checkQ4_0x4(data, rows, rowBytes); err != nil {
+		return err
+	}
+	nb := rowBytes / Q4_0Bytes
+	tmp := make([]byte, 4*rowBytes)
+	for g := 0; g < rows/4; g++ {
+		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
+		copy(tmp, grp)
+		for b := 0; b < nb; b++ {
+			dst := grp[b*Q4_0x4Group : (b+1)*Q4_0x4Group]
+			for r := 0; r < 4; r++ {
+				src := tmp[r*rowBytes+b*Q4_0Bytes:]
+				dst[2*r], dst[2*r+1] = src[0], src[1]
+				copy(dst[8+16*r:8+16*r+16], src[2:Q4_0Bytes])
+			}
+		}
+	}
+	return nil
+}
+
+// UnpackQ4_0x4 undoes PackQ4_0x4 in place.
+func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
+	if err := checkQ4_0x4(data, rows, rowBytes); err != nil {
+		return err
+	}
+	tmp := make([]byte, 4*rowBytes)
+	for g := 0; g < rows/4; g++ {
+		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
+		for r := 0; r < 4; r++ {
+			Q4_0x4Row(grp, r, rowBytes, tmp[r*rowBytes:(r+1)*rowBytes])
+		}
+		copy(grp, tmp)
+	}
+	return nil
+}
+
+// Q4_0x4Row copies row r of a packed matrix into dst (rowBytes bytes) in the
+// plain Q4_0 layout.
+func Q4_0x4Row(data []byte, r, rowBytes int, dst []byte) {
+	grp := data[r/4*4*rowBytes:]
+	i := r % 4
+	for b := 0; b < rowBytes/Q4_0Bytes; b++ {
+		src := grp[b*Q4_0x4Group:]
+		out := dst[b*Q4_0Bytes : (b+1)*Q4_0Bytes]
+		out[0], out[1] = src[2*i], src[2*i+1]
+		copy(out[2:], src[8+16*i:8+16*i+16])
+	}
+}
+
+func checkQ4_0x4(data []byte, rows, rowBytes int) error {
+	if !CanPackQ4_0x4(rows, rowBytes) {
+		return fmt.Errorf("quant: Q4_0x4 needs a multiple of 4 rows of whole blocks, have %d rows of %d bytes", rows, rowBytes)
+	}
+	if len(data) != rows*rowBytes {
+		return fmt.Errorf("quant: Q4_0x4: %d rows of %d bytes are %d bytes, have %d", rows, rowBytes, rows*rowBytes, len(data))
+	}
+	return nil
+}
