@@ -24,6 +24,10 @@ type Options struct {
 	// slot when every slot is pinned (default 10 s); then it returns an error
 	// instead of hanging.
 	SlotWait time.Duration
+	// Prepare, when set, runs on each part of an expert after its read and
+	// before anyone can use it (the engine repacks weights for its kernels
+	// there). An error fails the load like a read error.
+	Prepare func(layer int, part Part, data []byte) error
 }
 
 type slotState uint8
@@ -534,6 +538,13 @@ func (c *Cache) read(mem []byte, layer, expert int) (parts [numParts][]byte, tot
 	// A file rewritten in place may read fine yet hold other bytes now.
 	if cause := c.src.changed(); cause != nil {
 		return parts, total, &ReadError{Path: c.src.path, Layer: layer, Expert: expert, Part: Down, Err: cause}
+	}
+	if c.opts.Prepare != nil {
+		for p := Gate; p < numParts; p++ {
+			if err := c.opts.Prepare(layer, p, parts[p]); err != nil {
+				return parts, total, &ReadError{Path: c.src.path, Layer: layer, Expert: expert, Part: p, Err: err}
+			}
+		}
 	}
 	return parts, total, nil
 }
