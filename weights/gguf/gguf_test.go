@@ -243,3 +243,51 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The mapping is copy-on-write: writes never reach the file, and
+// DropPrivate reverts a tensor's whole pages to the file's bytes.
+func TestMappingIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.gguf")
+	raw := make([]byte, 3*os.Getpagesize()*4)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, nil, []WriteTensor{BytesTensor("t", F32, []uint64{uint64(len(raw) / 4)}, raw)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti, _ := f.Tensor("t")
+	b, err := f.TensorData(ti)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := bytes.Clone(b)
+	for i := range b {
+		b[i] = 0xAA
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("writing to the mapping changed the file")
+	}
+	if err := f.DropPrivate(ti); err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	off, n := f.Range(ti)
+	lo := int((off+int64(page)-1)/int64(page)*int64(page) - off)
+	hi := int((off+n)/int64(page)*int64(page) - off)
+	if !bytes.Equal(b[lo:hi], orig[lo:hi]) {
+		t.Fatal("DropPrivate did not restore the file's bytes")
+	}
+	if lo > 0 && b[lo-1] != 0xAA {
+		t.Fatal("DropPrivate dropped a page the tensor shares")
+	}
+}

@@ -612,6 +612,24 @@ func (f *File) Map() ([]byte, error) {
 	return b, nil
 }
 
+// DropPrivate gives back the memory of the whole pages of a tensor's data
+// that this process changed (the mapping is copy-on-write): they read as the
+// file's bytes again and no longer count against the process. Partial pages
+// at the ends are kept, as other tensors may share them.
+func (f *File) DropPrivate(t *TensorInfo) error {
+	if !f.mmapped {
+		return nil
+	}
+	off, n := f.Range(t)
+	page := int64(os.Getpagesize())
+	lo := (off + page - 1) / page * page
+	hi := (off + n) / page * page
+	if hi <= lo {
+		return nil
+	}
+	return dropPrivate(f.mapping[lo:hi])
+}
+
 // TensorData returns the tensor's bytes inside the mapping (Map is called if needed).
 func (f *File) TensorData(t *TensorInfo) ([]byte, error) {
 	m, err := f.Map()
