@@ -134,6 +134,12 @@ func (m *Model) SetBudget(budget int64) error {
 			return err
 		}
 		m.cache.Store(c)
+		// From now on experts come from the cache: once the forward pass in
+		// progress (which may still read them in the mapping) is done, give
+		// back the memory of those packed in place.
+		m.execMu.Lock()
+		m.dropMappedExperts()
+		m.execMu.Unlock()
 	default:
 		if err := cache.Resize(b.ExpertCache); err != nil {
 			return err

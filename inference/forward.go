@@ -269,9 +269,12 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	vd, _ := quant.VecDotFor(W.Type) // checked at load
 	t := &s.mm
 	t.W, t.out, t.sgemm = W, out, sgemm
-	t.xb = t.xb[:0]
+	t.xb, t.aux = t.xb[:0], t.aux[:0]
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
+		if W.Packed {
+			t.aux = append(t.aux, x.q8Aux())
+		}
 	}
 	s.m.exec.For(W.Rows, max(8, W.Rows/(8*s.m.exec.Threads())), t)
 	t.W, t.out = nil, nil
@@ -281,6 +284,7 @@ type matmulTask struct {
 	W     *Matrix
 	sgemm bool
 	xb    [][]byte
+	aux   [][]byte // Q8_0Aux of each activation, for a packed W
 	out   [][]float32
 }
 
@@ -288,7 +292,7 @@ type matmulTask struct {
 // they stay in cache while the activations pass over them, and shares each
 // weight block's unpacking between four activations.
 func (t *matmulTask) Run(_, lo, hi int) {
-	gemmGGML(t.W.Type, t.W.Data, t.W.RowBytes, t.xb, t.W.Cols, t.out, lo, hi, t.sgemm)
+	gemmRows(t.W, t.xb, t.aux, t.out, lo, hi, t.sgemm)
 }
 
 // runExpert applies ReGLU expert e of layer l to the given tokens and adds the
@@ -300,28 +304,10 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32, slots 
 	s.matmulAs(&gate, xs, s.gate[:len(toks)], false)
 	// ReGLU sparsity: relu(gate) is zero for many neurons, and their up rows
 	// cannot change the output; compute only rows some token activates.
-	s.runs = s.runs[:0]
-	for n := 0; n < F; {
-		if !s.anyActive(n, len(toks)) {
-			for j := range toks {
-				s.up[j][n] = 0
-			}
-			n++
-			continue
-		}
-		start := n
-		for n < F && n-start < 64 && s.anyActive(n, len(toks)) {
-			n++
-		}
-		s.runs = append(s.runs, [2]int32{int32(start), int32(n)})
-	}
+	s.runs = activeRuns(s.gate[:len(toks)], F, up.Packed, s.runs[:0])
 	s.matmulRuns(&up, xs, s.up[:len(toks)], s.runs)
 	for j := range toks {
-		a := s.act[j]
-		for n := 0; n < F; n++ {
-			a.f32[n] = max(s.gate[j][n], 0) * s.up[j][n]
-		}
-		a.invalidate()
+		reglu(s.act[j], s.gate[j][:F], s.up[j])
 	}
 	if c.DownTransposed {
 		// Row n of the transposed down matrix is column n of the original:
@@ -348,16 +334,6 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32, slots 
 	}
 }
 
-// anyActive reports whether neuron n's gate is positive for any of the first T tokens.
-func (s *state) anyActive(n, T int) bool {
-	for j := 0; j < T; j++ {
-		if s.gate[j][n] > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // matmulRuns is matmul restricted to the row ranges in runs.
 func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]int32) {
 	if len(xs) == 0 || len(runs) == 0 {
@@ -366,9 +342,12 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 	vd, _ := quant.VecDotFor(W.Type)
 	t := &s.mr
 	t.W, t.runs, t.out = W, runs, out
-	t.xb = t.xb[:0]
+	t.xb, t.aux = t.xb[:0], t.aux[:0]
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
+		if W.Packed {
+			t.aux = append(t.aux, x.q8Aux())
+		}
 	}
 	s.m.exec.For(len(runs), max(1, len(runs)/(8*s.m.exec.Threads())), t) // a few chunks per worker: runs can be a row or two each
 	t.W, t.out, t.runs = nil, nil, nil
@@ -376,15 +355,15 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 
 type runsTask struct {
 	W    *Matrix
-	runs [][2]int32
+	runs [][2]int32 // whole groups of four rows for a packed W
 	xb   [][]byte
+	aux  [][]byte
 	out  [][]float32
 }
 
 func (t *runsTask) Run(_, lo, hi int) {
-	W := t.W
 	for _, r := range t.runs[lo:hi] {
-		gemmGGML(W.Type, W.Data, W.RowBytes, t.xb, W.Cols, t.out, int(r[0]), int(r[1]), false)
+		gemmRows(t.W, t.xb, t.aux, t.out, int(r[0]), int(r[1]), false)
 	}
 }
 
@@ -436,15 +415,14 @@ func (s *state) groupByExpert(T int) {
 // runExperts runs every used expert of layer il on its tokens. With an expert cache,
 // experts already in memory run first, then the rest as their reads land.
 func (s *state) runExperts(il int, cache *experts.Cache) error {
-	l := &s.m.layers[il]
-	c := s.m.Config
-	if c.DownTransposed {
+	if s.m.Config.DownTransposed {
 		return s.runExpertsOneByOne(il, cache)
 	}
 	s.jobs = s.jobs[:0]
 	if cache == nil {
+		s.m.packMappedExperts(il, s.used)
 		for _, e := range s.used {
-			s.jobs = append(s.jobs, s.mappedJob(l, e))
+			s.jobs = append(s.jobs, s.expertJob(il, e, nil))
 		}
 		s.runJobs(s.jobs)
 		return nil
@@ -458,7 +436,7 @@ func (s *state) runExperts(il int, cache *experts.Cache) error {
 			continue
 		}
 		s.pinned = append(s.pinned, ex)
-		s.jobs = append(s.jobs, s.cachedJob(l, ex, e))
+		s.jobs = append(s.jobs, s.expertJob(il, e, ex))
 	}
 	s.runJobs(s.jobs)
 	for _, ex := range s.pinned {
@@ -469,7 +447,7 @@ func (s *state) runExperts(il int, cache *experts.Cache) error {
 		if err != nil {
 			return fmt.Errorf("layer %d expert %d: %w", il, e, err)
 		}
-		s.jobs = append(s.jobs[:0], s.cachedJob(l, ex, e))
+		s.jobs = append(s.jobs[:0], s.expertJob(il, e, ex))
 		s.runJobs(s.jobs)
 		cache.Release(ex)
 	}
@@ -479,12 +457,10 @@ func (s *state) runExperts(il int, cache *experts.Cache) error {
 // runExpertsOneByOne is runExperts for the transposed down layout, whose
 // down projection is a sparse sum of rows rather than a mat-vec.
 func (s *state) runExpertsOneByOne(il int, cache *experts.Cache) error {
-	l := &s.m.layers[il]
-	c := s.m.Config
-	F := c.ExpertFFN
 	if cache == nil {
+		s.m.packMappedExperts(il, s.used)
 		for _, e := range s.used {
-			s.runExpert(l.gate.slice(e*F, F), l.up.slice(e*F, F), l.down.slice(e*F, F), s.expTok[e], s.expW[e], s.expSlot[e])
+			s.runExpertIn(il, e, nil)
 		}
 		return nil
 	}
@@ -495,7 +471,7 @@ func (s *state) runExpertsOneByOne(il int, cache *experts.Cache) error {
 			s.missing = append(s.missing, e)
 			continue
 		}
-		s.runCached(l, ex, e)
+		s.runExpertIn(il, e, ex)
 		cache.Release(ex)
 	}
 	for _, e := range s.missing {
@@ -503,22 +479,15 @@ func (s *state) runExpertsOneByOne(il int, cache *experts.Cache) error {
 		if err != nil {
 			return fmt.Errorf("layer %d expert %d: %w", il, e, err)
 		}
-		s.runCached(l, ex, e)
+		s.runExpertIn(il, e, ex)
 		cache.Release(ex)
 	}
 	return nil
 }
 
-// runCached runs expert e from its cache slot.
-func (s *state) runCached(l *layer, ex *experts.Expert, e int) {
-	c := s.m.Config
-	D, F := c.Embed, c.ExpertFFN
-	gate := Matrix{Type: l.gate.Type, Rows: F, Cols: D, RowBytes: l.gate.RowBytes, Data: ex.Gate()}
-	up := Matrix{Type: l.up.Type, Rows: F, Cols: D, RowBytes: l.up.RowBytes, Data: ex.Up()}
-	down := Matrix{Type: l.down.Type, Rows: D, Cols: F, RowBytes: l.down.RowBytes, Data: ex.Down()}
-	if c.DownTransposed {
-		down.Rows, down.Cols = F, D
-	}
+// runExpertIn runs expert e of layer il from its cache slot ex (nil: the mapping).
+func (s *state) runExpertIn(il, e int, ex *experts.Expert) {
+	gate, up, down := s.m.expertMatrices(il, e, ex)
 	s.runExpert(gate, up, down, s.expTok[e], s.expW[e], s.expSlot[e])
 }
 

@@ -18,6 +18,7 @@ import (
 type mmSeg struct {
 	W      *Matrix
 	xb     [][]byte
+	aux    [][]byte // Q8_0Aux of each activation, for a packed W
 	out    [][]float32
 	r0, r1 int
 	start  int // index of row r0 in the fused row space
@@ -28,11 +29,21 @@ type fusedTask struct {
 	segs  []mmSeg
 	n     int // fused rows
 	xb    []([]byte)
+	aux   []([]byte)
 	sgemm bool
 }
 
 func (t *fusedTask) reset(sgemm bool) {
-	t.segs, t.xb, t.n, t.sgemm = t.segs[:0], t.xb[:0], 0, sgemm
+	t.segs, t.xb, t.aux, t.n, t.sgemm = t.segs[:0], t.xb[:0], t.aux[:0], 0, sgemm
+}
+
+// align starts a packed matrix's segment on a multiple of 4 in the fused
+// row space (the rows in between belong to no segment), so that Run's
+// rounding to whole groups agrees with the matrix's own groups.
+func (t *fusedTask) align(W *Matrix) {
+	if W.Packed {
+		t.n = (t.n + 3) &^ 3
+	}
 }
 
 // add queues rows [r0, r1) of W for the activations xs, converting them to
@@ -46,7 +57,16 @@ func (t *fusedTask) add(W *Matrix, xs []*actRow, out [][]float32, r0, r1 int) {
 	for _, x := range xs {
 		t.xb = append(t.xb, x.as(vd.Act, vd))
 	}
-	t.segs = append(t.segs, mmSeg{W: W, xb: t.xb[first:len(t.xb):len(t.xb)], out: out, r0: r0, r1: r1, start: t.n})
+	var aux [][]byte
+	if W.Packed {
+		firstAux := len(t.aux)
+		for _, x := range xs {
+			t.aux = append(t.aux, x.q8Aux())
+		}
+		aux = t.aux[firstAux:len(t.aux):len(t.aux)]
+	}
+	t.align(W)
+	t.segs = append(t.segs, mmSeg{W: W, xb: t.xb[first:len(t.xb):len(t.xb)], aux: aux, out: out, r0: r0, r1: r1, start: t.n})
 	t.n += r1 - r0
 }
 
@@ -56,7 +76,11 @@ func (t *fusedTask) addSame(W *Matrix, out [][]float32, r0, r1 int) {
 		return
 	}
 	prev := t.segs[len(t.segs)-1]
-	t.segs = append(t.segs, mmSeg{W: W, xb: prev.xb, out: out, r0: r0, r1: r1, start: t.n})
+	if W.Packed != prev.W.Packed {
+		panic("inference: addSame mixes packed and plain matrices")
+	}
+	t.align(W)
+	t.segs = append(t.segs, mmSeg{W: W, xb: prev.xb, aux: prev.aux, out: out, r0: r0, r1: r1, start: t.n})
 	t.n += r1 - r0
 }
 
@@ -66,7 +90,7 @@ func (t *fusedTask) Run(_, lo, hi int) {
 		sg := &t.segs[i]
 		a := max(lo, sg.start) - sg.start + sg.r0
 		b := min(hi, sg.start+sg.r1-sg.r0) - sg.start + sg.r0
-		gemmGGML(sg.W.Type, sg.W.Data, sg.W.RowBytes, sg.xb, sg.W.Cols, sg.out, a, b, t.sgemm)
+		gemmRows(sg.W, sg.xb, sg.aux, sg.out, a, b, t.sgemm)
 	}
 }
 
@@ -139,24 +163,12 @@ func (s *state) runJobs(jobs []expertJob) {
 		n := len(s.expTok[j.e])
 		g, u := js.gate[j.row:j.row+n], js.up[j.row:j.row+n]
 		xs := s.gatherNorm(s.expTok[j.e])
-		first := true
-		for r := 0; r < F; {
-			if !anyPositive(g, r) {
-				for k := range u {
-					u[k][r] = 0
-				}
-				r++
-				continue
-			}
-			start := r
-			for r < F && r-start < 64 && anyPositive(g, r) {
-				r++
-			}
-			if first {
-				t.add(&j.up, xs, u, start, r)
-				first = false
+		s.runs = activeRuns(g, F, j.up.Packed, s.runs[:0])
+		for i, r := range s.runs {
+			if i == 0 {
+				t.add(&j.up, xs, u, int(r[0]), int(r[1]))
 			} else {
-				t.addSame(&j.up, u, start, r)
+				t.addSame(&j.up, u, int(r[0]), int(r[1]))
 			}
 		}
 	}
@@ -167,11 +179,7 @@ func (s *state) runJobs(jobs []expertJob) {
 		j := &jobs[i]
 		n := len(s.expTok[j.e])
 		for k := 0; k < n; k++ {
-			a, g, u := js.act[j.row+k], js.gate[j.row+k], js.up[j.row+k]
-			for r := 0; r < F; r++ {
-				a.f32[r] = max(g[r], 0) * u[r]
-			}
-			a.invalidate()
+			reglu(js.act[j.row+k], js.gate[j.row+k], js.up[j.row+k])
 		}
 		t.add(&j.down, js.act[j.row:j.row+n], js.down[j.row:j.row+n], 0, j.down.Rows)
 	}
@@ -185,27 +193,56 @@ func (s *state) runJobs(jobs []expertJob) {
 	}
 }
 
-func anyPositive(rows [][]float32, r int) bool {
-	for _, g := range rows {
-		if g[r] > 0 {
-			return true
+// activeRuns appends to runs the row ranges of the up projection that ReGLU
+// needs: neurons whose gate is positive for some token (gate[k][r] > 0),
+// merged into runs of at most 64 rows. Packed matrices work in groups of
+// four rows, so a group is needed when any of its neurons is.
+func activeRuns(gate [][]float32, F int, packed bool, runs [][2]int32) [][2]int32 {
+	unit := 1
+	if packed {
+		unit = 4
+	}
+	active := func(r int) bool {
+		for _, g := range gate {
+			for _, v := range g[r:min(r+unit, F)] {
+				if v > 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for r := 0; r < F; {
+		if !active(r) {
+			r += unit
+			continue
+		}
+		start := r
+		for r < F && r-start < 64 && active(r) {
+			r += unit
+		}
+		runs = append(runs, [2]int32{int32(start), int32(min(r, F))})
+	}
+	return runs
+}
+
+// reglu sets a = relu(gate)·up. Neurons with gate ≤ 0 get exactly 0 whatever
+// up holds: their up rows were skipped (or computed for a packed group).
+func reglu(a *actRow, gate, up []float32) {
+	for r, g := range gate {
+		if g > 0 {
+			a.f32[r] = g * up[r]
+		} else {
+			a.f32[r] = 0
 		}
 	}
-	return false
+	a.invalidate()
 }
 
-// mappedJob views expert e of layer l in the file mapping.
-func (s *state) mappedJob(l *layer, e int) expertJob {
-	D, F := s.m.Config.Embed, s.m.Config.ExpertFFN
-	return expertJob{e: e, gate: l.gate.slice(e*F, F), up: l.up.slice(e*F, F), down: l.down.slice(e*D, D)}
-}
-
-// cachedJob views expert e in its pinned cache slot.
-func (s *state) cachedJob(l *layer, ex *experts.Expert, e int) expertJob {
-	D, F := s.m.Config.Embed, s.m.Config.ExpertFFN
-	return expertJob{e: e,
-		gate: Matrix{Type: l.gate.Type, Rows: F, Cols: D, RowBytes: l.gate.RowBytes, Data: ex.Gate()},
-		up:   Matrix{Type: l.up.Type, Rows: F, Cols: D, RowBytes: l.up.RowBytes, Data: ex.Up()},
-		down: Matrix{Type: l.down.Type, Rows: D, Cols: F, RowBytes: l.down.RowBytes, Data: ex.Down()},
-	}
+// expertJob views expert e of layer il in its pinned cache slot ex, or in
+// the file mapping when ex is nil.
+func (s *state) expertJob(il, e int, ex *experts.Expert) expertJob {
+	j := expertJob{e: e}
+	j.gate, j.up, j.down = s.m.expertMatrices(il, e, ex)
+	return j
 }

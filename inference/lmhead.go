@@ -68,18 +68,36 @@ func (s *state) sparseLogits(h *sparseHead, out []float32) {
 	s.pred.invalidate()
 	s.matmul(&h.w2, s.predIn, s.predIO[1:2])
 	s.predIO[2] = out
+	// Packed rows come in groups of four: a group is computed when any of
+	// its rows is predicted, and the others are masked again below.
+	unit := 1
+	if m.output.Packed {
+		unit = 4
+	}
+	wanted := func(v int) bool {
+		for _, sc := range s.predScores[v:min(v+unit, len(s.predScores))] {
+			if sc > 0 {
+				return true
+			}
+		}
+		return false
+	}
 	s.runs = s.runs[:0]
 	for v := 0; v < len(s.predScores); {
-		if s.predScores[v] <= 0 {
-			out[v] = float32(math.Inf(-1))
-			v++
+		if !wanted(v) {
+			v += unit
 			continue
 		}
 		start := v
-		for v < len(s.predScores) && v-start < 256 && s.predScores[v] > 0 {
-			v++
+		for v < len(s.predScores) && v-start < 256 && wanted(v) {
+			v += unit
 		}
-		s.runs = append(s.runs, [2]int32{int32(start), int32(v)})
+		s.runs = append(s.runs, [2]int32{int32(start), int32(min(v, len(s.predScores)))})
 	}
 	s.matmulRuns(&m.output, s.norm[:1], s.predIO[2:3], s.runs)
+	for v, sc := range s.predScores {
+		if sc <= 0 {
+			out[v] = float32(math.Inf(-1))
+		}
+	}
 }

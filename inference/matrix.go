@@ -9,17 +9,24 @@ import (
 
 // Matrix is a 2-D weight in ggml layout: Rows rows of Cols elements, each row
 // RowBytes bytes of Type. Data may point into the mmapped file or into an
-// expert-cache slot.
+// expert-cache slot. Packed Q4_0 matrices are in the Q4_0x4 layout (see
+// packing.go): each group of four rows keeps its bytes, interleaved.
 type Matrix struct {
 	Type     gguf.TensorType
 	Rows     int
 	Cols     int
 	RowBytes int
 	Data     []byte
+	Packed   bool
 }
 
-// Row returns the raw bytes of row r.
-func (m *Matrix) Row(r int) []byte { return m.Data[r*m.RowBytes : (r+1)*m.RowBytes] }
+// Row returns the raw bytes of row r (of an unpacked matrix).
+func (m *Matrix) Row(r int) []byte {
+	if m.Packed {
+		panic("inference: Row of a packed matrix")
+	}
+	return m.Data[r*m.RowBytes : (r+1)*m.RowBytes]
+}
 
 // Bytes is the matrix size.
 func (m *Matrix) Bytes() int { return m.Rows * m.RowBytes }

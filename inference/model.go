@@ -38,6 +38,9 @@ type LoadOptions struct {
 	// LookAhead also prefetches the next layer's likely experts, routed
 	// speculatively from the state after this layer's attention (decode only).
 	LookAhead bool
+	// NoPack keeps Q4_0 weights in the file's layout instead of the faster
+	// Q4_0x4 (same results; for measurements).
+	NoPack bool
 	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
 	// absent key = sigmoid, the Hugging Face semantics).
 	GatingOverride arch.Gating
@@ -74,6 +77,11 @@ type Model struct {
 
 	headPredictor *sparseHead // lm_head_profiler.weight, when the file has it
 	sparseHead    bool        // use it (opt-in)
+
+	// Q4_0x4 packing (packing.go).
+	packQ4       bool
+	packMu       [16]sync.Mutex // striped by expert: packing one in the mapping
+	mappedPacked []atomic.Bool  // per layer·expert: packed in the mapping
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -177,12 +185,37 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 			return nil, err
 		}
 	}
+	m.packQ4 = !opts.NoPack && packsQ4_0()
+	m.mappedPacked = make([]atomic.Bool, cfg.Layers*E)
+	resident := []*Matrix{}
+	if !cfg.TiedEmbedding {
+		resident = append(resident, &m.output)
+	}
+	for il := range m.layers {
+		l := &m.layers[il]
+		resident = append(resident, &l.q, &l.k, &l.v, &l.o)
+	}
+	for _, w := range resident {
+		if err := m.packResident(w); err != nil {
+			return nil, err
+		}
+	}
 	m.SetThreads(opts.Threads)
 	if m.headPredictor, err = loadSparseHead(f, D, cfg.Vocab); err != nil {
 		return nil, err
 	}
 	m.sparseHead = opts.SparseLMHead
 	m.expOpts, m.prefetch, m.lookAhead = opts.Experts, !opts.NoPrefetch, opts.LookAhead && !opts.NoPrefetch
+	if prep := m.expOpts.Prepare; prep != nil {
+		m.expOpts.Prepare = func(il int, p experts.Part, data []byte) error {
+			if err := prep(il, p, data); err != nil {
+				return err
+			}
+			return m.prepareExpert(il, p, data)
+		}
+	} else {
+		m.expOpts.Prepare = m.prepareExpert
+	}
 	m.ctxLen = opts.ContextLength
 	if m.ctxLen <= 0 {
 		m.ctxLen = min(cfg.Context, 8192)

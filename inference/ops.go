@@ -15,15 +15,35 @@ const maxTypes = 40
 // each type consume (Q8_0 for Q4_0/Q8_0, F16 for F16, ...). Each form is
 // computed once per row and shared by every matrix that reads it, as ggml does.
 type actRow struct {
-	f32  []float32
-	conv [maxTypes][]byte
-	ok   [maxTypes]bool
+	f32   []float32
+	conv  [maxTypes][]byte
+	ok    [maxTypes]bool
+	aux   []byte // kernels.Q8_0Aux of the Q8_0 form, for packed Q4_0 weights
+	auxOK bool
 }
 
 func newActRow(n int) *actRow { return &actRow{f32: make([]float32, n)} }
 
 // invalidate marks the byte forms stale after f32 changed.
-func (a *actRow) invalidate() { a.ok = [maxTypes]bool{} }
+func (a *actRow) invalidate() { a.ok, a.auxOK = [maxTypes]bool{}, false }
+
+// q8Aux returns the Q8_0 form's kernels.Q8_0Aux (packed Q4_0 weights use both).
+func (a *actRow) q8Aux() []byte {
+	if a.auxOK {
+		return a.aux
+	}
+	n := len(a.f32)
+	vd, _ := quant.VecDotFor(gguf.Q4_0)
+	x := a.as(gguf.Q8_0, vd)
+	if need := kernels.Q8_0AuxSize(n); cap(a.aux) < need {
+		a.aux = make([]byte, need)
+	} else {
+		a.aux = a.aux[:need]
+	}
+	kernels.Q8_0Aux(x, n, a.aux)
+	a.auxOK = true
+	return a.aux
+}
 
 // as returns the row converted to activation type t.
 func (a *actRow) as(t gguf.TensorType, vd *quant.VecDot) []byte {

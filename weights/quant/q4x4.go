@@ -1,6 +1,9 @@
 package quant
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Q4_0x4 is how the engine keeps Q4_0 matrices in memory for its mat-vec
 // kernels (it is not a file format). Rows 4g..4g+3 keep their 4·rowBytes
@@ -23,7 +26,9 @@ func PackQ4_0x4(data []byte, rows, rowBytes int) error {
 		return err
 	}
 	nb := rowBytes / Q4_0Bytes
-	tmp := make([]byte, 4*rowBytes)
+	bp := groupScratch(rowBytes)
+	defer groupPool.Put(bp)
+	tmp := *bp
 	for g := 0; g < rows/4; g++ {
 		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
 		copy(tmp, grp)
@@ -44,7 +49,9 @@ func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
 	if err := checkQ4_0x4(data, rows, rowBytes); err != nil {
 		return err
 	}
-	tmp := make([]byte, 4*rowBytes)
+	bp := groupScratch(rowBytes)
+	defer groupPool.Put(bp)
+	tmp := *bp
 	for g := 0; g < rows/4; g++ {
 		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
 		for r := 0; r < 4; r++ {
@@ -66,6 +73,19 @@ func Q4_0x4Row(data []byte, r, rowBytes int, dst []byte) {
 		out[0], out[1] = src[2*i], src[2*i+1]
 		copy(out[2:], src[8+16*i:8+16*i+16])
 	}
+}
+
+// groupPool holds scratch for one group of four rows: experts are packed as
+// the cache fills them, which must not allocate per expert.
+var groupPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func groupScratch(rowBytes int) *[]byte {
+	bp := groupPool.Get().(*[]byte)
+	if cap(*bp) < 4*rowBytes {
+		*bp = make([]byte, 4*rowBytes)
+	}
+	*bp = (*bp)[:4*rowBytes]
+	return bp
 }
 
 func checkQ4_0x4(data []byte, rows, rowBytes int) error {

@@ -50,3 +50,14 @@ func TestQ4_0x4Rejects(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkPackQ4_0x4(b *testing.B) {
+	rows, rowBytes := 768, 48*Q4_0Bytes
+	data := make([]byte, rows*rowBytes)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := PackQ4_0x4(data, rows, rowBytes); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

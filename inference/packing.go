@@ -1,0 +1,188 @@
+package inference
+
+import (
+	"fmt"
+
+	"smallthinker/inference/kernels"
+	"smallthinker/weights/experts"
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/quant"
+)
+
+// Q4_0 matrices are repacked in memory into the Q4_0x4 layout (four rows'
+// blocks side by side, quant.PackQ4_0x4) where the kernels have a faster
+// path for it; the results are bit-identical. Resident matrices are packed
+// at load, in the copy-on-write file mapping. Experts are packed when first
+// needed: as a cache slot is filled (experts.Options.Prepare), or, while
+// every expert is used in place, on first use in the mapping.
+
+// packsQ4_0 says whether to pack; tests force it on to cover the plain-Go
+// packed kernel where the assembly one does not exist.
+var packsQ4_0 = kernels.PacksQ4_0
+
+// packable reports whether a matrix of this shape gets the Q4_0x4 layout.
+func (m *Model) packable(t gguf.TensorType, rows, rowBytes int) bool {
+	return m.packQ4 && t == gguf.Q4_0 && quant.CanPackQ4_0x4(rows, rowBytes)
+}
+
+// packResident repacks a resident matrix in place.
+func (m *Model) packResident(w *Matrix) error {
+	if !m.packable(w.Type, w.Rows, w.RowBytes) {
+		return nil
+	}
+	if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
+		return err
+	}
+	w.Packed = true
+	return nil
+}
+
+// expertShape is the rows and row bytes of one expert's part in layer il.
+func (m *Model) expertShape(il int, p experts.Part) (t gguf.TensorType, rows, rowBytes int) {
+	l := &m.layers[il]
+	c := m.Config
+	switch p {
+	case experts.Gate:
+		return l.gate.Type, c.ExpertFFN, l.gate.RowBytes
+	case experts.Up:
+		return l.up.Type, c.ExpertFFN, l.up.RowBytes
+	}
+	if c.DownTransposed {
+		return l.down.Type, c.ExpertFFN, l.down.RowBytes
+	}
+	return l.down.Type, c.Embed, l.down.RowBytes
+}
+
+// expertPacked reports whether part p of layer il's experts is used packed.
+// The transposed down layout is read row by row and stays plain.
+func (m *Model) expertPacked(il int, p experts.Part) bool {
+	if p == experts.Down && m.Config.DownTransposed {
+		return false
+	}
+	t, rows, rowBytes := m.expertShape(il, p)
+	return m.packable(t, rows, rowBytes)
+}
+
+// prepareExpert is the expert cache's Prepare hook: it packs a freshly read part.
+func (m *Model) prepareExpert(il int, p experts.Part, data []byte) error {
+	if !m.expertPacked(il, p) {
+		return nil
+	}
+	_, rows, rowBytes := m.expertShape(il, p)
+	if len(data) != rows*rowBytes {
+		return fmt.Errorf("expert %s is %d bytes, want %d", p, len(data), rows*rowBytes)
+	}
+	return quant.PackQ4_0x4(data, rows, rowBytes)
+}
+
+// expertMatrices returns expert e of layer il: from its pinned cache slot
+// ex, or (ex nil) from the mapping, packed there first if it is not yet.
+func (m *Model) expertMatrices(il, e int, ex *experts.Expert) (gate, up, down Matrix) {
+	l := &m.layers[il]
+	c := m.Config
+	D, F := c.Embed, c.ExpertFFN
+	if ex != nil {
+		gate = Matrix{Type: l.gate.Type, Rows: F, Cols: D, RowBytes: l.gate.RowBytes, Data: ex.Gate()}
+		up = Matrix{Type: l.up.Type, Rows: F, Cols: D, RowBytes: l.up.RowBytes, Data: ex.Up()}
+		down = Matrix{Type: l.down.Type, Rows: D, Cols: F, RowBytes: l.down.RowBytes, Data: ex.Down()}
+		if c.DownTransposed {
+			down.Rows, down.Cols = F, D
+		}
+	} else {
+		gate, up = l.gate.slice(e*F, F), l.up.slice(e*F, F)
+		if c.DownTransposed {
+			down = l.down.slice(e*F, F)
+		} else {
+			down = l.down.slice(e*D, D)
+		}
+		m.packMapped(il, e, [3]*Matrix{&gate, &up, &down})
+	}
+	gate.Packed = m.expertPacked(il, experts.Gate)
+	up.Packed = m.expertPacked(il, experts.Up)
+	down.Packed = m.expertPacked(il, experts.Down)
+	return gate, up, down
+}
+
+// packMappedExperts packs the listed experts of layer il in the mapping, in
+// parallel, before a forward pass uses them (first use only: a prompt that
+// touches every expert would otherwise pack them one by one on one core).
+func (m *Model) packMappedExperts(il int, es []int) {
+	if !m.packQ4 {
+		return
+	}
+	var t *packTask // allocated only while experts are still being packed
+	for _, e := range es {
+		if !m.mappedPacked[il*m.Config.Experts+e].Load() {
+			if t == nil {
+				t = &packTask{m: m, il: il}
+			}
+			t.es = append(t.es, e)
+		}
+	}
+	if t != nil {
+		m.exec.For(len(t.es), 1, t)
+	}
+}
+
+type packTask struct {
+	m  *Model
+	il int
+	es []int
+}
+
+func (t *packTask) Run(_, lo, hi int) {
+	for _, e := range t.es[lo:hi] {
+		t.m.expertMatrices(t.il, e, nil)
+	}
+}
+
+// packMapped packs expert e of layer il in the mapping once.
+func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
+	done := &m.mappedPacked[il*m.Config.Experts+e]
+	if done.Load() {
+		return
+	}
+	mu := &m.packMu[(il*m.Config.Experts+e)%len(m.packMu)]
+	mu.Lock()
+	defer mu.Unlock()
+	if done.Load() {
+		return
+	}
+	for i, w := range parts {
+		if m.expertPacked(il, experts.Part(i)) {
+			// Shapes were validated at load: this cannot fail.
+			if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
+				panic(err)
+			}
+		}
+	}
+	done.Store(true)
+}
+
+// dropMappedExperts gives back the memory of experts packed in the mapping
+// once the expert cache has taken over (it never gives them back).
+func (m *Model) dropMappedExperts() {
+	for il := range m.layers {
+		for _, name := range []string{"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"} {
+			if t, ok := m.file.Tensor(fmt.Sprintf("blk.%d.%s.weight", il, name)); ok {
+				_ = m.file.DropPrivate(t) // only memory is at stake
+			}
+		}
+	}
+}
+
+// gemmRows computes out[j][r] = W·xs[j] for rows [lo, hi) of W. aux holds
+// the Q8_0Aux of each activation when W is packed; packed matrices work in
+// groups of four rows, so lo and hi are rounded up to whole groups (adjacent
+// ranges round their shared bound alike, so together they still cover every
+// row exactly once).
+func gemmRows(W *Matrix, xb, aux [][]byte, out [][]float32, lo, hi int, sgemm bool) {
+	if W.Packed {
+		lo, hi = (lo+3)&^3, (hi+3)&^3
+		if lo < hi {
+			kernels.GemmQ4_0x4(W.Data, W.RowBytes, xb, aux, W.Cols, out, lo, hi)
+		}
+		return
+	}
+	gemmGGML(W.Type, W.Data, W.RowBytes, xb, W.Cols, out, lo, hi, sgemm)
+}
