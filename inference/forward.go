@@ -54,6 +54,10 @@ type state struct {
 	attT    attnTask
 	tmpActs []*actRow
 
+	// weightBytes counts the weight bytes the mat-muls read (rows ReGLU
+	// or the sparse lm_head skip are not read): what decode streams from memory.
+	weightBytes int64
+
 	pred       *actRow   // sparse lm_head: W1·x
 	predScores []float32 // sparse lm_head: W2·(W1·x)
 	predIO     [][]float32
@@ -128,6 +132,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		if err := quant.DequantizeRow(m.embed.Type, m.embed.Row(id), s.x[t]); err != nil {
 			return err
 		}
+		s.weightBytes += int64(m.embed.RowBytes)
 	}
 	cache := m.cache.Load()
 	for il := range m.layers {
@@ -276,6 +281,7 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 			t.aux = append(t.aux, x.q8Aux())
 		}
 	}
+	s.weightBytes += int64(W.Bytes())
 	s.m.exec.For(W.Rows, max(8, W.Rows/(8*s.m.exec.Threads())), t)
 	t.W, t.out = nil, nil
 }
@@ -322,6 +328,7 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32, slots 
 					continue
 				}
 				quant.DequantizeRow(down.Type, down.Row(n), row)
+				s.weightBytes += int64(down.RowBytes)
 				axpy(a, row, out)
 			}
 			s.addExpert(tok, slots[j], w[j], out)
@@ -348,6 +355,9 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 		if W.Packed {
 			t.aux = append(t.aux, x.q8Aux())
 		}
+	}
+	for _, r := range runs {
+		s.weightBytes += int64(r[1]-r[0]) * int64(W.RowBytes)
 	}
 	s.m.exec.For(len(runs), max(1, len(runs)/(8*s.m.exec.Threads())), t) // a few chunks per worker: runs can be a row or two each
 	t.W, t.out, t.runs = nil, nil, nil

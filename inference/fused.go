@@ -100,6 +100,10 @@ func (s *state) runFused() {
 	if t.n == 0 {
 		return
 	}
+	for i := range t.segs {
+		sg := &t.segs[i]
+		s.weightBytes += int64(sg.r1-sg.r0) * int64(sg.W.RowBytes)
+	}
 	rowBytes := t.segs[0].W.RowBytes
 	s.m.exec.For(t.n, max(1, (24<<10)/max(rowBytes, 1)), t)
 }

@@ -50,7 +50,7 @@ func TestPackedMatchesPlain(t *testing.T) {
 					t.Fatal("attention matrices were not packed")
 				}
 				gate, up, down := m.expertMatrices(0, 0, nil)
-				if !gate.Packed || !up.Packed || down.Packed == m.Config.DownTransposed {
+				if !gate.Packed || up.Packed || down.Packed == m.Config.DownTransposed {
 					t.Fatalf("expert matrices: gate packed %v, up %v, down %v (down transposed: %v)", gate.Packed, up.Packed, down.Packed, m.Config.DownTransposed)
 				}
 				// Twice: the second pass runs on experts packed by the first.

@@ -31,6 +31,11 @@ func (m *Model) NewRunner(ctx int) *Runner {
 	return &Runner{m: m, kv: newKVCache(windows, ctx, c.KVDim(), ub), st: newState(m, ub, ctx)}
 }
 
+// WeightBytesRead is how many weight bytes this runner's forward passes
+// have read so far (skipped rows excluded); its growth over a decoded token
+// is what that token streamed from memory.
+func (r *Runner) WeightBytesRead() int64 { return r.st.weightBytes }
+
 // Pos is the number of positions in the KV cache.
 func (r *Runner) Pos() int { return r.kv.n }
 

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"smallthinker/weights/gguf"
+	"smallthinker/weights/modelgen"
+)
+
+// bench --json ends with one JSON object holding the contract's keys.
+func TestBenchJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := modelgen.WriteFile(path, modelgen.Options{Preset: "tiny", Type: gguf.Q4_0, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	out := captureStdout(t, func() error {
+		return runBench([]string{"--model", path, "--threads", "2", "--prompt", "24", "--gen", "8", "--json"})
+	})
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var res map[string]any
+	if err := json.Unmarshal(lines[len(lines)-1], &res); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	for _, k := range []string{"prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_bytes", "weight_bytes_per_token",
+		"achieved_gbps", "mem_bw_gbps", "cache_hit_rate", "io_wait_ms_per_token", "bytes_read"} {
+		v, ok := res[k].(float64)
+		if !ok {
+			t.Fatalf("key %s missing or not a number in %s", k, lines[len(lines)-1])
+		}
+		if v < 0 {
+			t.Fatalf("%s = %v", k, v)
+		}
+	}
+	read, dense := res["weight_bytes_per_token"].(float64), res["dense_bytes_per_token"].(float64)
+	if read <= 0 || read > dense {
+		t.Fatalf("weight bytes read per token %v, dense %v: want 0 < read ≤ dense", read, dense)
+	}
+	if res["decode_tok_s"].(float64) <= 0 || res["mem_bw_gbps"].(float64) <= 0 {
+		t.Fatalf("no speed measured: %v", res)
+	}
+}
+
+func captureStdout(t *testing.T, f func() error) []byte {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	ferr := f()
+	os.Stdout = saved
+	w.Close()
+	out := <-done
+	if ferr != nil {
+		t.Fatalf("%v\n%s", ferr, out)
+	}
+	return out
+}
