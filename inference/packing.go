@@ -30,6 +30,7 @@ func (m *Model) packResident(w *Matrix) error {
 	if !m.packable(w.Type, w.Rows, w.RowBytes) {
 		return nil
 	}
+	m.file.PrefaultWrite(w.Data)
 	if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
 		return err
 	}
@@ -153,6 +154,7 @@ func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
 	}
 	for i, w := range parts {
 		if m.expertPacked(il, experts.Part(i)) {
+			m.file.PrefaultWrite(w.Data)
 			// Shapes were validated at load: this cannot fail.
 			if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
 				panic(err)

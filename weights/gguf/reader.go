@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"unsafe"
 )
 
 // maxNesting bounds nested arrays so a hostile file cannot exhaust the stack.
@@ -628,6 +629,26 @@ func (f *File) DropPrivate(t *TensorInfo) error {
 		return nil
 	}
 	return dropPrivate(f.mapping[lo:hi])
+}
+
+// PrefaultWrite prepares b, a part of the mapping about to be rewritten in
+// place, in one system call: without it every page faults twice (once to
+// read the file, once to copy it for the write), which costs more than the
+// rewrite itself. Best effort; b outside the mapping is ignored.
+func (f *File) PrefaultWrite(b []byte) {
+	if !f.mmapped || len(b) == 0 || len(f.mapping) == 0 {
+		return
+	}
+	base := uintptr(unsafe.Pointer(&f.mapping[0]))
+	p := uintptr(unsafe.Pointer(&b[0]))
+	if p < base || p+uintptr(len(b)) > base+uintptr(len(f.mapping)) {
+		return
+	}
+	page := os.Getpagesize()
+	off := int(p - base)
+	lo := off / page * page
+	hi := min((off+len(b)+page-1)/page*page, len(f.mapping))
+	populateWrite(f.mapping[lo:hi])
 }
 
 // TensorData returns the tensor's bytes inside the mapping (Map is called if needed).

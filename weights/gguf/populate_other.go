@@ -1,0 +1,5 @@
+//go:build !linux
+
+package gguf
+
+func populateWrite(b []byte) {}
