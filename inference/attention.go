@@ -13,18 +13,30 @@ import (
 // V cache with the scores: tinyBLAS for a batch of 2+ tokens, ggml_vec_dot_f32
 // for a single token.
 func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
+	c := s.m.Config
 	t := &s.attT
 	t.s, t.kl, t.kvDim, t.pos0, t.window, t.sgemm = s, kl, kvDim, pos0, window, T > 1
-	if n := s.m.exec.Threads(); len(t.acc) < n {
-		t.acc = make([][]float32, n)
+	threads := s.m.exec.Threads()
+	if len(t.acc) < threads {
+		t.acc = make([][]float32, threads)
+		t.sc = make([][]float32, threads)
 	}
-	s.m.exec.For(T*s.m.Config.Heads, 1, t)
+	// A work item is one token's KV head with some of the query heads that
+	// share it, so that each K and V row is read once for all of them; the
+	// group is split only when there would be fewer items than threads.
+	group := c.Heads / c.KVHeads
+	t.parts = min(group, max(1, (threads+T*c.KVHeads-1)/(T*c.KVHeads)))
+	s.m.exec.For(T*c.KVHeads*t.parts, 1, t)
 	// Workers write different heads of the same rows: mark the rows changed
 	// here, once, not from every worker (that would be a data race).
 	for tok := 0; tok < T; tok++ {
 		s.att[tok].invalidate()
 	}
 }
+
+// attnBlock is the number of KV positions whose rows the heads of an item
+// take in turn: 256 rows of a 128-wide head are 128 KiB, which stay in L2.
+const attnBlock = 256
 
 type attnTask struct {
 	s      *state
@@ -33,9 +45,11 @@ type attnTask struct {
 	pos0   int
 	window int
 	sgemm  bool
-	// acc[worker] holds the 32 (vec_dot) or 8 (tinyBLAS) lane accumulators of
-	// the weighted value sum, each HeadDim long.
-	acc [][]float32
+	parts  int // items per token and KV head
+	// acc[worker] holds, per head of an item, the 32 (vec_dot) or 8
+	// (tinyBLAS) lane accumulators of the weighted value sum, each HeadDim
+	// long; sc[worker] the heads' scores, a context length each.
+	acc, sc [][]float32
 }
 
 func (t *attnTask) Run(worker, lo, hi int) {
@@ -43,68 +57,84 @@ func (t *attnTask) Run(worker, lo, hi int) {
 	d := c.HeadDim
 	group := c.Heads / c.KVHeads
 	scale := 1 / float32(math.Sqrt(float64(d)))
-	if len(t.acc[worker]) < 32*d {
-		t.acc[worker] = make([]float32, 32*d)
-	}
 	lanes := 32
 	if t.sgemm {
 		lanes = 8
 	}
-	acc := t.acc[worker][:lanes*d]
+	maxHeads := (group + t.parts - 1) / t.parts
+	ctx := len(t.s.scores[worker])
+	if len(t.acc[worker]) < maxHeads*32*d || len(t.sc[worker]) < maxHeads*ctx {
+		t.acc[worker] = make([]float32, maxHeads*32*d)
+		t.sc[worker] = make([]float32, maxHeads*ctx)
+	}
+	kl, kvDim := t.kl, t.kvDim
 	for i := lo; i < hi; i++ {
-		tok, h := i/c.Heads, i%c.Heads
+		tok, kvh, part := i/(c.KVHeads*t.parts), i/t.parts%c.KVHeads, i%t.parts
+		h0 := kvh*group + part*group/t.parts
+		nh := kvh*group + (part+1)*group/t.parts - h0
 		qpos := t.pos0 + tok
 		first := 0
 		if t.window > 0 {
 			first = max(0, qpos-t.window+1)
 		}
-		q := t.s.q[tok][h*d : (h+1)*d]
-		kvh := h / group
-		sc := t.s.scores[worker][:qpos-first+1]
-		for p := first; p <= qpos; p++ {
-			k := t.kl.keys(p, t.kvDim)[kvh*d : (kvh+1)*d]
-			sc[p-first] = float32(vecDotF32(k, q) * scale)
+		n := qpos - first + 1
+		off := kvh * d // the KV head's columns in a cache row
+		q := t.s.q[tok]
+		sc := t.sc[worker]
+		for b := first; b <= qpos; b += attnBlock {
+			e := min(b+attnBlock, qpos+1)
+			for j := 0; j < nh; j++ {
+				h := h0 + j
+				// Positions b..e-1 sit in at most two runs of consecutive
+				// slots (a ring wraps once); each run is one kernel call.
+				for p := b; p < e; {
+					s := kl.slot(p)
+					m := min(e-p, kl.slots-s)
+					kernels.AttnScores(q[h*d:(h+1)*d], kl.k[s*kvDim+off:], kvDim, scale, sc[j*ctx+p-first:j*ctx+p-first+m])
+					p += m
+				}
+			}
 		}
-		softmaxGGML(sc, first)
+		for j := 0; j < nh; j++ {
+			x := sc[j*ctx : j*ctx+n]
+			softmaxExp(x, first, maxF32(x))
+		}
+		acc := t.acc[worker][:nh*lanes*d]
 		clear(acc)
-		for p := first; p <= qpos; p++ {
-			l := p % lanes
-			fmaAxpy(sc[p-first], t.kl.values(p, t.kvDim)[kvh*d:(kvh+1)*d], acc[l*d:(l+1)*d])
+		for b := first; b <= qpos; b += attnBlock {
+			e := min(b+attnBlock, qpos+1)
+			for j := 0; j < nh; j++ {
+				a := acc[j*lanes*d : (j+1)*lanes*d]
+				for p := b; p < e; {
+					s := kl.slot(p)
+					m := min(e-p, kl.slots-s)
+					kernels.AttnAccum(a, d, lanes, p%lanes, sc[j*ctx+p-first:j*ctx+p-first+m], kl.v[s*kvDim+off:], kvDim)
+					p += m
+				}
+			}
 		}
-		out := t.s.att[tok].f32[h*d : (h+1)*d]
-		if t.sgemm {
-			var v [8]float32
-			for e := range out {
-				for l := range v {
-					v[l] = acc[l*d+e]
-				}
-				out[e] = hsum8(&v)
-			}
-		} else {
-			var v [32]float32
-			for e := range out {
-				for l := range v {
-					v[l] = acc[l*d+e]
-				}
-				out[e] = reduceF32x8(&v)
-			}
+		for j := 0; j < nh; j++ {
+			h := h0 + j
+			kernels.AttnReduce(t.s.att[tok].f32[h*d:(h+1)*d], acc[j*lanes*d:(j+1)*lanes*d], lanes)
 		}
 	}
 }
 
-// fmaAxpy does y[i] = fma(a, x[i], y[i]) (one rounding), as a vector FMA lane does.
-func fmaAxpy(a float32, x, y []float32) {
-	if fusedAxpy && len(x)%8 == 0 {
-		kernels.Axpy(a, x, y) // the assembly fuses multiply and add
-		return
+// maxF32 is the largest of x (NaN if any is NaN) as softmaxGGML finds it,
+// in four independent chains; the order can change only the sign of a zero
+// maximum, which no x-max in the softmax can tell apart.
+func maxF32(x []float32) float32 {
+	inf := float32(math.Inf(-1))
+	m0, m1, m2, m3 := inf, inf, inf, inf
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
 	}
-	for i, v := range x {
-		y[i] = fma32(a, v, y[i])
+	for ; i < len(x); i++ {
+		m0 = max(m0, x[i])
 	}
+	return max(max(m0, m1), max(m2, m3))
 }
-
-// fusedAxpy: kernels.Axpy rounds once per element (its assembly uses FMA).
-var fusedAxpy = kernels.Impl() != "purego"
 
 // ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i, i+d/2)),
 // computing the angles the way ggml does: theta starts at pos and is multiplied

@@ -1,0 +1,56 @@
+package inference
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"smallthinker/weights/arch"
+)
+
+// newAttnBench makes a state and a full-attention KV layer of n random
+// positions for one layer's attention of T tokens ending at position n-1.
+func newAttnBench(c *arch.Config, threads, n, T, window int) (*state, *kvLayer) {
+	m := &Model{Config: c, exec: newExecutor(threads)}
+	kvDim := c.KVDim()
+	kv := newKVCache([]int{window}, n, kvDim, max(T, 1))
+	kl := &kv.layers[0]
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(T)))
+	k, v := make([]float32, kvDim), make([]float32, kvDim)
+	for p := 0; p < n; p++ {
+		for i := range k {
+			k[i] = float32(rng.NormFloat64()) * 0.5
+			v[i] = float32(rng.NormFloat64())
+		}
+		kl.store(p, kvDim, k, v)
+	}
+	s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
+	for i := range s.scores {
+		s.scores[i] = make([]float32, n)
+	}
+	for t := range s.q {
+		s.q[t] = make([]float32, c.QDim())
+		for i := range s.q[t] {
+			s.q[t][i] = float32(rng.NormFloat64()) * 0.5
+		}
+		s.att[t] = newActRow(c.QDim())
+	}
+	return s, kl
+}
+
+// BenchmarkAttention is one layer's attention of the 4B model (12 heads,
+// 2 KV heads, head dim 128) on 2 threads.
+func BenchmarkAttention(b *testing.B) {
+	c := &arch.Config{Heads: 12, KVHeads: 2, HeadDim: 128}
+	for _, T := range []int{1, 8} {
+		for _, n := range []int{512, 4096} {
+			b.Run(fmt.Sprintf("T=%d/ctx=%d", T, n), func(b *testing.B) {
+				s, kl := newAttnBench(c, 2, n, T, 0)
+				defer s.m.exec.Close()
+				for b.Loop() {
+					s.attention(kl, c.KVDim(), n-T, T, 0)
+				}
+			})
+		}
+	}
+}

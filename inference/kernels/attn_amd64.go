@@ -1,0 +1,48 @@
+//go:build !purego
+
+package kernels
+
+//go:noescape
+func attnScoresAVX2(q, k *float32, stride, n, d int, scale float32, out *float32)
+
+//go:noescape
+func attnAccumAVX2(acc *float32, d, lanes, lane0 int, s, v *float32, stride, n int)
+
+//go:noescape
+func attnReduce32AVX2(out, acc *float32, d int)
+
+//go:noescape
+func attnReduce8AVX2(out, acc *float32, d int)
+
+// The assembly takes whole 32-element blocks (scores) and 64-element chunks
+// (accumulation, reduction); other head sizes use the Go versions.
+
+func attnScores(q, k []float32, stride int, scale float32, out []float32) bool {
+	d := len(q)
+	if active == levelGeneric || d == 0 || d%32 != 0 {
+		return false
+	}
+	attnScoresAVX2(&q[0], &k[0], stride*4, len(out), d, scale, &out[0])
+	return true
+}
+
+func attnAccum(acc []float32, d, lanes, lane0 int, s, v []float32, stride int) bool {
+	if active == levelGeneric || d == 0 || d%64 != 0 {
+		return false
+	}
+	attnAccumAVX2(&acc[0], d*4, lanes, lane0, &s[0], &v[0], stride*4, len(s))
+	return true
+}
+
+func attnReduce(out, acc []float32, lanes int) bool {
+	d := len(out)
+	if active == levelGeneric || d%8 != 0 {
+		return false
+	}
+	if lanes == 32 {
+		attnReduce32AVX2(&out[0], &acc[0], d*4)
+	} else {
+		attnReduce8AVX2(&out[0], &acc[0], d*4)
+	}
+	return true
+}

@@ -1,0 +1,122 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randF32(rng *rand.Rand, n int, sd float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * sd)
+	}
+	return x
+}
+
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: [%d] = %g, want %g", what, i, got[i], want[i])
+		}
+	}
+}
+
+// The exported kernels (assembly where available) against the plain-Go
+// versions, which spell out ggml's order, and the scores against DotF32GGML.
+func TestAttnKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, d := range []int{8, 24, 32, 40, 64, 96, 128, 256} {
+		for _, n := range []int{1, 2, 3, 7, 31, 32, 33, 100, 1500} {
+			stride := d + 8*rng.IntN(3)
+			q := randF32(rng, d, 1)
+			k := randF32(rng, (n-1)*stride+d, 1)
+			name := fmt.Sprintf("d=%d/n=%d", d, n)
+
+			got, want := make([]float32, n), make([]float32, n)
+			AttnScores(q, k, stride, 0.125, got)
+			attnScoresGo(q, k, stride, 0.125, want)
+			sameBits(t, name+"/scores", got, want)
+			for i := range want {
+				dot, ok := DotF32GGML(k[i*stride:i*stride+d], q)
+				if ok && math.Float32bits(dot*0.125) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: score %d = %g, DotF32GGML gives %g", name, i, want[i], dot*0.125)
+				}
+			}
+
+			s := randF32(rng, n, 0.3)
+			for _, lanes := range []int{8, 32} {
+				lane0 := rng.IntN(lanes)
+				init := randF32(rng, lanes*d, 1)
+				acc, accGo := append([]float32(nil), init...), append([]float32(nil), init...)
+				AttnAccum(acc, d, lanes, lane0, s, k, stride)
+				attnAccumGo(accGo, d, lanes, lane0, s, k, stride)
+				sameBits(t, fmt.Sprintf("%s/lanes=%d/accum", name, lanes), acc, accGo)
+				out, outGo := make([]float32, d), make([]float32, d)
+				AttnReduce(out, acc, lanes)
+				attnReduceGo(outGo, acc, lanes)
+				sameBits(t, fmt.Sprintf("%s/lanes=%d/reduce", name, lanes), out, outGo)
+			}
+		}
+	}
+}
+
+// The Go reductions are the documented trees, checked here one element at a time.
+func TestAttnReduceGoOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	acc := randF32(rng, 32, 1e3)
+	var a [32]float32
+	copy(a[:], acc)
+	out := make([]float32, 1)
+	attnReduceGo(out, acc, 32)
+	var v [8]float32
+	for l := range v {
+		v[l] = (a[l] + a[16+l]) + (a[8+l] + a[24+l])
+	}
+	want := ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+	if out[0] != want {
+		t.Fatalf("reduce32 = %g, want %g", out[0], want)
+	}
+	attnReduceGo(out, acc[:8], 8)
+	want = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+	if out[0] != want {
+		t.Fatalf("hsum8 = %g, want %g", out[0], want)
+	}
+}
+
+// BenchmarkAttn reports the K or V cache bytes each kernel streams per second
+// for one head of the 4B model (head dim 128, rows two KV heads wide) over
+// 512 positions, at every level this CPU has.
+func BenchmarkAttn(b *testing.B) {
+	saved := active
+	defer func() { active = saved }()
+	const d, stride, n = 128, 256, 512
+	rng := rand.New(rand.NewPCG(5, 5))
+	q, kv := randF32(rng, d, 1), randF32(rng, n*stride, 1)
+	s, acc, out := randF32(rng, n, 0.1), make([]float32, 32*d), make([]float32, d)
+	for _, l := range levels() {
+		active = l
+		b.Run(fmt.Sprintf("Scores/%s", l), func(b *testing.B) {
+			b.SetBytes(4 * d * n)
+			for b.Loop() {
+				AttnScores(q, kv, stride, 0.125, s)
+			}
+		})
+		for _, lanes := range []int{8, 32} {
+			b.Run(fmt.Sprintf("Accum/lanes=%d/%s", lanes, l), func(b *testing.B) {
+				b.SetBytes(4 * d * n)
+				for b.Loop() {
+					AttnAccum(acc[:lanes*d], d, lanes, 0, s, kv, stride)
+				}
+			})
+			b.Run(fmt.Sprintf("Reduce/lanes=%d/%s", lanes, l), func(b *testing.B) {
+				b.SetBytes(int64(4 * lanes * d))
+				for b.Loop() {
+					AttnReduce(out, acc[:lanes*d], lanes)
+				}
+			})
+		}
+	}
+}
