@@ -47,6 +47,7 @@ type state struct {
 	jobs     []expertJob
 	js       jobScratch
 	fused    fusedTask
+	gu       gateUpTask
 
 	mm      matmulTask
 	mr      runsTask
@@ -310,10 +311,11 @@ func (s *state) runExpert(gate, up, down Matrix, toks []int, w []float32, slots 
 	s.matmulAs(&gate, xs, s.gate[:len(toks)], false)
 	// ReGLU sparsity: relu(gate) is zero for many neurons, and their up rows
 	// cannot change the output; compute only rows some token activates.
-	s.runs = activeRuns(s.gate[:len(toks)], F, up.Packed, s.runs[:0])
+	s.runs = activeRuns(s.gate[:len(toks)], 0, F, up.Packed, s.runs[:0])
 	s.matmulRuns(&up, xs, s.up[:len(toks)], s.runs)
 	for j := range toks {
-		reglu(s.act[j], s.gate[j][:F], s.up[j])
+		reglu(s.act[j].f32, s.gate[j][:F], s.up[j])
+		s.act[j].invalidate()
 	}
 	if c.DownTransposed {
 		// Row n of the transposed down matrix is column n of the original:

@@ -141,15 +141,13 @@ func (s *state) ensureJobScratch(rows int) {
 	}
 }
 
-// runJobs applies the jobs' experts (upstream down layout) with three fused
-// mat-muls: every gate, the up rows some token activates (ReGLU sparsity),
-// every down; then adds each weighted output to its token's slot.
+// runJobs applies the jobs' experts (upstream down layout) with two fused
+// mat-muls: gate and the up rows some token activates (ReGLU sparsity),
+// then every down; then adds each weighted output to its token's slot.
 func (s *state) runJobs(jobs []expertJob) {
 	if len(jobs) == 0 {
 		return
 	}
-	c := s.m.Config
-	F := c.ExpertFFN
 	rows := 0
 	for i := range jobs {
 		jobs[i].row = rows
@@ -159,37 +157,14 @@ func (s *state) runJobs(jobs []expertJob) {
 	js := &s.js
 	t := &s.fused
 
-	t.reset(false)
-	for i := range jobs {
-		j := &jobs[i]
-		toks := s.expTok[j.e]
-		t.add(&j.gate, s.gatherNorm(toks), js.gate[j.row:j.row+len(toks)], 0, F)
-	}
-	s.runFused()
-
-	t.reset(false)
-	for i := range jobs {
-		j := &jobs[i]
-		n := len(s.expTok[j.e])
-		g, u := js.gate[j.row:j.row+n], js.up[j.row:j.row+n]
-		xs := s.gatherNorm(s.expTok[j.e])
-		s.runs = activeRuns(g, F, j.up.Packed, s.runs[:0])
-		for i, r := range s.runs {
-			if i == 0 {
-				t.add(&j.up, xs, u, int(r[0]), int(r[1]))
-			} else {
-				t.addSame(&j.up, u, int(r[0]), int(r[1]))
-			}
-		}
-	}
-	s.runFused()
+	s.runGateUp(jobs)
 
 	t.reset(false)
 	for i := range jobs {
 		j := &jobs[i]
 		n := len(s.expTok[j.e])
 		for k := 0; k < n; k++ {
-			reglu(js.act[j.row+k], js.gate[j.row+k], js.up[j.row+k])
+			js.act[j.row+k].invalidate() // runGateUp wrote its f32
 		}
 		t.add(&j.down, js.act[j.row:j.row+n], js.down[j.row:j.row+n], 0, j.down.Rows)
 	}
@@ -203,11 +178,11 @@ func (s *state) runJobs(jobs []expertJob) {
 	}
 }
 
-// activeRuns appends to runs the row ranges of the up projection that ReGLU
-// needs: neurons whose gate is positive for some token (gate[k][r] > 0),
+// activeRuns appends to runs the row ranges in [lo, F) of the up projection
+// that ReGLU needs: neurons whose gate is positive for some token (gate[k][r] > 0),
 // merged into runs of at most 64 rows. Packed matrices work in groups of
 // four rows, so a group is needed when any of its neurons is.
-func activeRuns(gate [][]float32, F int, packed bool, runs [][2]int32) [][2]int32 {
+func activeRuns(gate [][]float32, lo, F int, packed bool, runs [][2]int32) [][2]int32 {
 	unit := 1
 	if packed {
 		unit = 4
@@ -222,7 +197,7 @@ func activeRuns(gate [][]float32, F int, packed bool, runs [][2]int32) [][2]int3
 		}
 		return false
 	}
-	for r := 0; r < F; {
+	for r := lo; r < F; {
 		if !active(r) {
 			r += unit
 			continue
@@ -238,15 +213,14 @@ func activeRuns(gate [][]float32, F int, packed bool, runs [][2]int32) [][2]int3
 
 // reglu sets a = relu(gate)·up. Neurons with gate ≤ 0 get exactly 0 whatever
 // up holds: their up rows were skipped (or computed for a packed group).
-func reglu(a *actRow, gate, up []float32) {
+func reglu(a, gate, up []float32) {
 	for r, g := range gate {
 		if g > 0 {
-			a.f32[r] = g * up[r]
+			a[r] = g * up[r]
 		} else {
-			a.f32[r] = 0
+			a[r] = 0
 		}
 	}
-	a.invalidate()
 }
 
 // expertJob views expert e of layer il in its pinned cache slot ex, or in
@@ -255,4 +229,118 @@ func (s *state) expertJob(il, e int, ex *experts.Expert) expertJob {
 	j := expertJob{e: e}
 	j.gate, j.up, j.down = s.m.expertMatrices(il, e, ex)
 	return j
+}
+
+// gateUpTask computes, a chunk of neurons at a time, the gate rows of every
+// job, then the up rows some token activates among them, then the ReGLU
+// activations: a neuron's up row needs only its own gate, so one parallel
+// pass does all three and no worker waits for the whole gate.
+type gateUpTask struct {
+	s    *state
+	jobs []expertJob
+	// Per job: where its neurons start in the fused row space (a multiple
+	// of 4, so chunk edges fall on packed groups) and its activations.
+	start      []int
+	gx, gaux   [][][]byte
+	ux, uaux   [][][]byte
+	upRows     [][8]int64 // per worker (padded to a cache line): up rows computed
+	n, F, unit int
+	runs       [][][2]int32 // per worker scratch
+	buf        [][]byte     // backing of gx, gaux, ux, uaux
+	gate, up   [][]float32
+	act        []*actRow
+}
+
+// runGateUp runs gate, the active up rows and ReGLU for every job.
+func (s *state) runGateUp(jobs []expertJob) {
+	c := s.m.Config
+	F := c.ExpertFFN
+	t := &s.gu
+	threads := s.m.exec.Threads()
+	t.s, t.jobs, t.F, t.n = s, jobs, F, 0
+	t.start, t.gx, t.gaux, t.ux, t.uaux, t.buf = t.start[:0], t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0], t.buf[:0]
+	t.gate, t.up, t.act = s.js.gate, s.js.up, s.js.act
+	for len(t.upRows) < threads {
+		t.upRows = append(t.upRows, [8]int64{})
+		t.runs = append(t.runs, nil)
+	}
+	for w := range t.upRows {
+		t.upRows[w][0] = 0
+	}
+	t.unit = 1
+	gateBytes := 0
+	for i := range jobs {
+		j := &jobs[i]
+		if j.gate.Packed || j.up.Packed {
+			t.unit = 4
+		}
+		xs := s.gatherNorm(s.expTok[j.e])
+		t.gx = append(t.gx, t.acts(&j.gate, xs))
+		t.gaux = append(t.gaux, t.auxs(&j.gate, xs))
+		t.ux = append(t.ux, t.acts(&j.up, xs))
+		t.uaux = append(t.uaux, t.auxs(&j.up, xs))
+		t.start = append(t.start, t.n)
+		t.n += (F + 3) &^ 3
+		gateBytes += F * j.gate.RowBytes
+	}
+	if t.n == 0 {
+		return
+	}
+	// Chunks of about fusedChunkBytes of gate and (half the) up weights.
+	per := max(1, jobs[0].gate.RowBytes+jobs[0].up.RowBytes/2)
+	grain := max(t.unit, fusedChunkBytes/per&^(t.unit-1))
+	s.m.exec.For(t.n/t.unit, max(1, grain/t.unit), t)
+	s.weightBytes += int64(gateBytes)
+	for w := range t.upRows {
+		s.weightBytes += t.upRows[w][0] * int64(jobs[0].up.RowBytes)
+	}
+	t.jobs = nil
+}
+
+// Run takes items of unit rows each: rows [lo·unit, hi·unit) of the fused space.
+func (t *gateUpTask) Run(worker, lo, hi int) {
+	lo, hi = lo*t.unit, hi*t.unit
+	stride := (t.F + 3) &^ 3
+	for i := lo / stride; i < len(t.jobs) && t.start[i] < hi; i++ {
+		j := &t.jobs[i]
+		a := max(lo, t.start[i]) - t.start[i]
+		b := min(hi, t.start[i]+t.F) - t.start[i]
+		if a >= b {
+			continue
+		}
+		n := len(t.s.expTok[j.e])
+		gate, up := t.gate[j.row:j.row+n], t.up[j.row:j.row+n]
+		gemmRows(&j.gate, t.gx[i], t.gaux[i], gate, a, b, false)
+		runs := activeRuns(gate, a, b, j.up.Packed, t.runs[worker][:0])
+		for _, r := range runs {
+			gemmRows(&j.up, t.ux[i], t.uaux[i], up, int(r[0]), int(r[1]), false)
+			t.upRows[worker][0] += int64(r[1] - r[0])
+		}
+		t.runs[worker] = runs
+		for k := 0; k < n; k++ {
+			reglu(t.act[j.row+k].f32[a:b], gate[k][a:b], up[k][a:b])
+		}
+	}
+}
+
+// acts converts xs to W's activation type (now, not inside the parallel run).
+func (t *gateUpTask) acts(W *Matrix, xs []*actRow) [][]byte {
+	vd, _ := quant.VecDotFor(W.Type) // checked at load
+	first := len(t.buf)
+	for _, x := range xs {
+		t.buf = append(t.buf, x.as(vd.Act, vd))
+	}
+	return t.buf[first:len(t.buf):len(t.buf)]
+}
+
+// auxs returns the Q8_0Aux of xs for a packed W, nil otherwise.
+func (t *gateUpTask) auxs(W *Matrix, xs []*actRow) [][]byte {
+	if !W.Packed {
+		return nil
+	}
+	first := len(t.buf)
+	for _, x := range xs {
+		t.buf = append(t.buf, x.q8Aux())
+	}
+	return t.buf[first:len(t.buf):len(t.buf)]
 }
