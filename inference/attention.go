@@ -136,20 +136,29 @@ func maxF32(x []float32) float32 {
 	return max(max(m0, m1), max(m2, m3))
 }
 
-// ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i, i+d/2)),
-// computing the angles the way ggml does: theta starts at pos and is multiplied
-// by base^(-2/d) in float32 for each pair; cosf/sinf are glibc's (libmf.go).
-func ropeNeox(x []float32, headDim, pos int, base float32) {
+// ropeAngles fills cs with the cosines and sines (cs[2i], cs[2i+1]) of pair
+// i's angle at position pos, computed the way ggml does: theta starts at pos
+// and is multiplied by base^(-2/d) in float32 for each pair; cosf/sinf are
+// glibc's (libmf.go). A token's table serves its Q and K in every layer.
+func ropeAngles(cs []float32, headDim, pos int, base float32) {
 	half := headDim / 2
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(headDim)))
 	theta := float32(pos)
 	for i := 0; i < half; i++ {
-		sin, cos := sincosfGlibc(theta)
-		for h := 0; h+headDim <= len(x); h += headDim {
-			x0, x1 := x[h+i], x[h+i+half]
-			x[h+i], x[h+i+half] = ropeRotate(x0, x1, cos, sin)
-		}
+		cs[2*i+1], cs[2*i] = sincosfGlibc(theta)
 		theta *= thetaScale
+	}
+}
+
+// ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i,
+// i+d/2)) by the angles ropeAngles computed.
+func ropeNeox(x []float32, headDim int, cs []float32) {
+	half := headDim / 2
+	for h := 0; h+headDim <= len(x); h += headDim {
+		for i := 0; i < half; i++ {
+			x0, x1 := x[h+i], x[h+i+half]
+			x[h+i], x[h+i+half] = ropeRotate(x0, x1, cs[2*i], cs[2*i+1])
+		}
 	}
 }
 

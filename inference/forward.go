@@ -58,6 +58,7 @@ type state struct {
 	// weightBytes counts the weight bytes the mat-muls read (rows ReGLU
 	// or the sparse lm_head skip are not read): what decode streams from memory.
 	weightBytes int64
+	rope        [][]float32 // per token: RoPE cos/sin pairs at its position
 
 	pred       *actRow   // sparse lm_head: W1·x
 	predScores []float32 // sparse lm_head: W2·(W1·x)
@@ -86,7 +87,7 @@ func newState(m *Model, B, ctx int) *state {
 	s := &state{m: m, B: B,
 		x: mat(B, D), norm: acts(B, D), rin: acts(B, D),
 		q: mat(B, c.QDim()), k: mat(B, c.KVDim()), v: mat(B, c.KVDim()),
-		att: acts(B, c.QDim()), proj: mat(B, D), rlog: mat(B, E),
+		att: acts(B, c.QDim()), proj: mat(B, D), rlog: mat(B, E), rope: mat(B, c.HeadDim),
 		selW: mat(B, c.ExpertsUsed), moe: mat(B, D),
 		gate: mat(B, F), up: mat(B, F), act: acts(B, F), down: mat(B, D),
 		scores: mat(m.exec.Threads(), ctx), rowBuf: mat(m.exec.Threads(), max(D, F)),
@@ -135,6 +136,9 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 		s.weightBytes += int64(m.embed.RowBytes)
 	}
+	for t := 0; t < T; t++ {
+		ropeAngles(s.rope[t], c.HeadDim, pos0+t, c.RopeTheta)
+	}
 	cache := m.cache.Load()
 	for il := range m.layers {
 		l := &m.layers[il]
@@ -146,7 +150,14 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			rmsNorm(s.norm[t].f32, s.x[t], l.attnNorm, c.RMSEps)
 			s.norm[t].invalidate()
 		}
-		s.matmul(&l.router, s.rin[:T], s.rlog[:T])
+		// The router and Q, K, V share one parallel pass (each pass costs a
+		// wake-up and a wait for the slowest worker).
+		s.fused.reset(T > 1)
+		s.fused.add(&l.router, s.rin[:T], s.rlog[:T], 0, l.router.Rows)
+		s.fused.add(&l.q, s.norm[:T], s.q[:T], 0, l.q.Rows)
+		s.fused.add(&l.k, s.norm[:T], s.k[:T], 0, l.k.Rows) // not addSame: K and V may take another activation type than Q (Q4_K_M: Q4_K q, Q8_0 k)
+		s.fused.add(&l.v, s.norm[:T], s.v[:T], 0, l.v.Rows)
+		s.runFused()
 		for t := 0; t < T; t++ {
 			route(c, s.rlog[t], s.sel[t], s.selW[t])
 		}
@@ -158,16 +169,11 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		}
 
 		// Attention.
-		s.fused.reset(T > 1)
-		s.fused.add(&l.q, s.norm[:T], s.q[:T], 0, l.q.Rows)
-		s.fused.add(&l.k, s.norm[:T], s.k[:T], 0, l.k.Rows) // not addSame: K and V may take another activation type than Q (Q4_K_M: Q4_K q, Q8_0 k)
-		s.fused.add(&l.v, s.norm[:T], s.v[:T], 0, l.v.Rows)
-		s.runFused()
 		kl := &kv.layers[il]
 		for t := 0; t < T; t++ {
 			if c.UsesRoPE(il) {
-				ropeNeox(s.q[t], c.HeadDim, pos0+t, c.RopeTheta)
-				ropeNeox(s.k[t], c.HeadDim, pos0+t, c.RopeTheta)
+				ropeNeox(s.q[t], c.HeadDim, s.rope[t])
+				ropeNeox(s.k[t], c.HeadDim, s.rope[t])
 			}
 			kl.store(pos0+t, c.KVDim(), s.k[t], s.v[t])
 		}

@@ -104,12 +104,15 @@ func (s *state) runFused() {
 	if t.n == 0 {
 		return
 	}
+	total := 0
 	for i := range t.segs {
 		sg := &t.segs[i]
-		s.weightBytes += int64(sg.r1-sg.r0) * int64(sg.W.RowBytes)
+		total += (sg.r1 - sg.r0) * sg.W.RowBytes
 	}
-	rowBytes := t.segs[0].W.RowBytes
-	s.m.exec.For(t.n, max(1, fusedChunkBytes/max(rowBytes, 1)), t)
+	s.weightBytes += int64(total)
+	// Rows of the segments differ in size (an F32 router beside Q4_0 Q, K,
+	// V): the grain is the average row's.
+	s.m.exec.For(t.n, max(1, int(int64(fusedChunkBytes)*int64(t.n)/max(int64(total), 1))), t)
 }
 
 const fusedChunkBytes = 160 << 10
