@@ -2,18 +2,6 @@
 
 package kernels
 
-//go:noescape
-func attnScoresAVX2(q, k *float32, stride, n, d int, scale float32, out *float32)
-
-//go:noescape
-func attnAccumAVX2(acc *float32, d, lanes, lane0 int, s, v *float32, stride, n int)
-
-//go:noescape
-func attnReduce32AVX2(out, acc *float32, d int)
-
-//go:noescape
-func attnReduce8AVX2(out, acc *float32, d int)
-
 // The assembly takes whole 32-element blocks (scores) and 64-element chunks
 // (accumulation, reduction); other head sizes use the Go versions.
 

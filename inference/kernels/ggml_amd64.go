@@ -2,12 +2,6 @@
 
 package kernels
 
-//go:noescape
-func dotF32GGMLAVX2(a, b *float32, n int) float32
-
-//go:noescape
-func sgemmDotF32AVX2(a, b *float32, n int) float32
-
 func dotF32GGML(a, b []float32) (float32, bool) {
 	if active == levelGeneric {
 		return 0, false
@@ -27,9 +21,6 @@ func sgemmDotF32(a, b []float32) (float32, bool) {
 	}
 	return sgemmDotF32AVX2(&a[0], &b[0], len(a)), true
 }
-
-//go:noescape
-func softmaxGroupsAVX2(x *float32, groups int, max float32, sum float64) float64
 
 func softmaxGroups(x []float32, max float32, sum float64) (float64, bool) {
 	if active == levelGeneric {

@@ -4565,3 +4565,581 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// func attnScoresAVX2(q *float32, k *float32, stride int, n int, d int, scale float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·attnScoresAVX2(SB), NOSPLIT, $0-56
+	MOVQ   q+0(FP), SI
+	MOVQ   k+8(FP), DI
+	MOVQ   stride+16(FP), BX
+	MOVQ   n+24(FP), CX
+	MOVQ   d+32(FP), DX
+	VMOVSS scale+40(FP), X15
+	MOVQ   out+48(FP), R8
+
+pairs:
+	CMPQ   CX, $0x02
+	JB     single
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, R9
+	MOVQ   DI, R10
+	LEAQ   (DI)(BX*1), R11
+	MOVQ   DX, R12
+
+pblk:
+	VMOVUPS      (R9), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R11), Y8, Y4
+	VMOVUPS      32(R9), Y9
+	VFMADD231PS  32(R10), Y9, Y1
+	VFMADD231PS  32(R11), Y9, Y5
+	VMOVUPS      64(R9), Y10
+	VFMADD231PS  64(R10), Y10, Y2
+	VFMADD231PS  64(R11), Y10, Y6
+	VMOVUPS      96(R9), Y11
+	VFMADD231PS  96(R10), Y11, Y3
+	VFMADD231PS  96(R11), Y11, Y7
+	ADDQ         $0x80, R9
+	ADDQ         $0x80, R10
+	ADDQ         $0x80, R11
+	SUBQ         $0x20, R12
+	JNZ          pblk
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X9
+	VADDPS       X9, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMULSS       X15, X0, X0
+	VMULSS       X15, X4, X4
+	VMOVSS       X0, (R8)
+	VMOVSS       X4, 4(R8)
+	ADDQ         $0x08, R8
+	LEAQ         (DI)(BX*2), DI
+	SUBQ         $0x02, CX
+	JMP          pairs
+
+single:
+	TESTQ  CX, CX
+	JZ     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, R9
+	MOVQ   DI, R10
+	MOVQ   DX, R12
+
+sblk:
+	VMOVUPS      (R9), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VMOVUPS      32(R9), Y9
+	VFMADD231PS  32(R10), Y9, Y1
+	VMOVUPS      64(R9), Y10
+	VFMADD231PS  64(R10), Y10, Y2
+	VMOVUPS      96(R9), Y11
+	VFMADD231PS  96(R10), Y11, Y3
+	ADDQ         $0x80, R9
+	ADDQ         $0x80, R10
+	SUBQ         $0x20, R12
+	JNZ          sblk
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMULSS       X15, X0, X0
+	VMOVSS       X0, (R8)
+
+done:
+	VZEROUPPER
+	RET
+
+// func attnAccumAVX2(acc *float32, d int, lanes int, lane0 int, s *float32, v *float32, stride int, n int)
+// Requires: AVX, FMA3
+TEXT ·attnAccumAVX2(SB), NOSPLIT, $0-64
+	MOVQ  d+8(FP), DX
+	MOVQ  lanes+16(FP), CX
+	MOVQ  s+32(FP), SI
+	MOVQ  v+40(FP), DI
+	MOVQ  n+56(FP), AX
+	MOVQ  CX, BX
+	IMULQ stride+48(FP), BX
+	XORQ  R8, R8
+
+chunk:
+	MOVQ acc+0(FP), R11
+	ADDQ R8, R11
+	MOVQ CX, R10
+	SUBQ lane0+24(FP), R10
+	CMPQ R10, CX
+	JB   lanesetup
+	XORQ R10, R10
+
+lanesetup:
+	MOVQ CX, R9
+
+lane:
+	CMPQ    R10, AX
+	JAE     nextlane
+	VMOVUPS (R11), Y0
+	VMOVUPS 32(R11), Y1
+	VMOVUPS 64(R11), Y2
+	VMOVUPS 96(R11), Y3
+	VMOVUPS 128(R11), Y4
+	VMOVUPS 160(R11), Y5
+	VMOVUPS 192(R11), Y6
+	VMOVUPS 224(R11), Y7
+	MOVQ    R10, R12
+	LEAQ    (SI)(R10*4), R13
+	MOVQ    stride+48(FP), R14
+	IMULQ   R10, R14
+	ADDQ    DI, R14
+	ADDQ    R8, R14
+
+row:
+	VBROADCASTSS (R13), Y8
+	VFMADD231PS  (R14), Y8, Y0
+	VFMADD231PS  32(R14), Y8, Y1
+	VFMADD231PS  64(R14), Y8, Y2
+	VFMADD231PS  96(R14), Y8, Y3
+	VFMADD231PS  128(R14), Y8, Y4
+	VFMADD231PS  160(R14), Y8, Y5
+	VFMADD231PS  192(R14), Y8, Y6
+	VFMADD231PS  224(R14), Y8, Y7
+	LEAQ         (R13)(CX*4), R13
+	ADDQ         BX, R14
+	ADDQ         CX, R12
+	CMPQ         R12, AX
+	JB           row
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      Y1, 32(R11)
+	VMOVUPS      Y2, 64(R11)
+	VMOVUPS      Y3, 96(R11)
+	VMOVUPS      Y4, 128(R11)
+	VMOVUPS      Y5, 160(R11)
+	VMOVUPS      Y6, 192(R11)
+	VMOVUPS      Y7, 224(R11)
+
+nextlane:
+	ADDQ DX, R11
+	INCQ R10
+	CMPQ R10, CX
+	JB   lanedone
+	XORQ R10, R10
+
+lanedone:
+	DECQ R9
+	JNZ  lane
+	ADDQ $0x00000100, R8
+	CMPQ R8, DX
+	JB   chunk
+	VZEROUPPER
+	RET
+
+// func attnReduce32AVX2(out *float32, acc *float32, d int)
+// Requires: AVX
+TEXT ·attnReduce32AVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ d+16(FP), DX
+	MOVQ DX, R8
+	SHLQ $0x03, R8
+	XORQ CX, CX
+
+r32:
+	LEAQ    (SI)(CX*1), R9
+	LEAQ    (R9)(R8*1), R10
+	VMOVUPS (R9), Y0
+	VADDPS  (R9)(R8*2), Y0, Y0
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y0, Y0
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y1
+	VADDPS  (R9)(R8*2), Y1, Y1
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y1, Y1
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y2
+	VADDPS  (R9)(R8*2), Y2, Y2
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y2, Y2
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y3
+	VADDPS  (R9)(R8*2), Y3, Y3
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y3, Y3
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y4
+	VADDPS  (R9)(R8*2), Y4, Y4
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y4, Y4
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y5
+	VADDPS  (R9)(R8*2), Y5, Y5
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y5, Y5
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y6
+	VADDPS  (R9)(R8*2), Y6, Y6
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y6, Y6
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VMOVUPS (R9), Y7
+	VADDPS  (R9)(R8*2), Y7, Y7
+	VMOVUPS (R10), Y9
+	VADDPS  (R10)(R8*2), Y9, Y9
+	VADDPS  Y9, Y7, Y7
+	ADDQ    DX, R9
+	ADDQ    DX, R10
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VADDPS  Y1, Y0, Y0
+	VADDPS  Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, (DI)(CX*1)
+	ADDQ    $0x20, CX
+	CMPQ    CX, DX
+	JB      r32
+	VZEROUPPER
+	RET
+
+// func attnReduce8AVX2(out *float32, acc *float32, d int)
+// Requires: AVX
+TEXT ·attnReduce8AVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ d+16(FP), DX
+	LEAQ (DX)(DX*2), R8
+	MOVQ DX, R11
+	SHLQ $0x02, R11
+	XORQ CX, CX
+
+r8:
+	LEAQ    (SI)(CX*1), R9
+	LEAQ    (R9)(R8*1), R10
+	VMOVUPS (R9), Y0
+	VADDPS  (R9)(R11*1), Y0, Y0
+	VMOVUPS (R9)(DX*1), Y1
+	VADDPS  (R10)(DX*2), Y1, Y1
+	VMOVUPS (R9)(DX*2), Y2
+	VADDPS  (R10)(R8*1), Y2, Y2
+	VMOVUPS (R10), Y3
+	VADDPS  (R10)(R11*1), Y3, Y3
+	VADDPS  Y2, Y0, Y0
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)(CX*1)
+	ADDQ    $0x20, CX
+	CMPQ    CX, DX
+	JB      r8
+	VZEROUPPER
+	RET
+
+// func dotF32GGMLAVX2(a *float32, b *float32, n int) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·dotF32GGMLAVX2(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+loop32:
+	CMPQ        CX, $0x20
+	JB          reduce
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	VMOVUPS     32(SI), Y4
+	VFMADD231PS 32(DI), Y4, Y1
+	VMOVUPS     64(SI), Y4
+	VFMADD231PS 64(DI), Y4, Y2
+	VMOVUPS     96(SI), Y4
+	VFMADD231PS 96(DI), Y4, Y3
+	ADDQ        $0x80, SI
+	ADDQ        $0x80, DI
+	SUBQ        $0x20, CX
+	JMP         loop32
+
+reduce:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+tail:
+	TESTQ       CX, CX
+	JZ          done
+	VMOVSS      (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $0x04, SI
+	ADDQ        $0x04, DI
+	DECQ        CX
+	JMP         tail
+
+done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func sgemmDotF32AVX2(a *float32, b *float32, n int) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·sgemmDotF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+
+loop8:
+	CMPQ        CX, $0x08
+	JB          sum
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $0x20, SI
+	ADDQ        $0x20, DI
+	SUBQ        $0x08, CX
+	JMP         loop8
+
+sum:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+DATA expc<>+0(SB)/4, $0x4b400000
+DATA expc<>+4(SB)/4, $0x4b400000
+DATA expc<>+8(SB)/4, $0x4b400000
+DATA expc<>+12(SB)/4, $0x4b400000
+DATA expc<>+16(SB)/4, $0x4b400000
+DATA expc<>+20(SB)/4, $0x4b400000
+DATA expc<>+24(SB)/4, $0x4b400000
+DATA expc<>+28(SB)/4, $0x4b400000
+DATA expc<>+32(SB)/4, $0x3fb8aa3b
+DATA expc<>+36(SB)/4, $0x3fb8aa3b
+DATA expc<>+40(SB)/4, $0x3fb8aa3b
+DATA expc<>+44(SB)/4, $0x3fb8aa3b
+DATA expc<>+48(SB)/4, $0x3fb8aa3b
+DATA expc<>+52(SB)/4, $0x3fb8aa3b
+DATA expc<>+56(SB)/4, $0x3fb8aa3b
+DATA expc<>+60(SB)/4, $0x3fb8aa3b
+DATA expc<>+64(SB)/4, $0x3f317200
+DATA expc<>+68(SB)/4, $0x3f317200
+DATA expc<>+72(SB)/4, $0x3f317200
+DATA expc<>+76(SB)/4, $0x3f317200
+DATA expc<>+80(SB)/4, $0x3f317200
+DATA expc<>+84(SB)/4, $0x3f317200
+DATA expc<>+88(SB)/4, $0x3f317200
+DATA expc<>+92(SB)/4, $0x3f317200
+DATA expc<>+96(SB)/4, $0x35bfbe8e
+DATA expc<>+100(SB)/4, $0x35bfbe8e
+DATA expc<>+104(SB)/4, $0x35bfbe8e
+DATA expc<>+108(SB)/4, $0x35bfbe8e
+DATA expc<>+112(SB)/4, $0x35bfbe8e
+DATA expc<>+116(SB)/4, $0x35bfbe8e
+DATA expc<>+120(SB)/4, $0x35bfbe8e
+DATA expc<>+124(SB)/4, $0x35bfbe8e
+DATA expc<>+128(SB)/4, $0x3f800000
+DATA expc<>+132(SB)/4, $0x3f800000
+DATA expc<>+136(SB)/4, $0x3f800000
+DATA expc<>+140(SB)/4, $0x3f800000
+DATA expc<>+144(SB)/4, $0x3f800000
+DATA expc<>+148(SB)/4, $0x3f800000
+DATA expc<>+152(SB)/4, $0x3f800000
+DATA expc<>+156(SB)/4, $0x3f800000
+DATA expc<>+160(SB)/4, $0x7fffffff
+DATA expc<>+164(SB)/4, $0x7fffffff
+DATA expc<>+168(SB)/4, $0x7fffffff
+DATA expc<>+172(SB)/4, $0x7fffffff
+DATA expc<>+176(SB)/4, $0x7fffffff
+DATA expc<>+180(SB)/4, $0x7fffffff
+DATA expc<>+184(SB)/4, $0x7fffffff
+DATA expc<>+188(SB)/4, $0x7fffffff
+DATA expc<>+192(SB)/4, $0x42fc0000
+DATA expc<>+196(SB)/4, $0x42fc0000
+DATA expc<>+200(SB)/4, $0x42fc0000
+DATA expc<>+204(SB)/4, $0x42fc0000
+DATA expc<>+208(SB)/4, $0x42fc0000
+DATA expc<>+212(SB)/4, $0x42fc0000
+DATA expc<>+216(SB)/4, $0x42fc0000
+DATA expc<>+220(SB)/4, $0x42fc0000
+DATA expc<>+224(SB)/4, $0x3d2b9f17
+DATA expc<>+228(SB)/4, $0x3d2b9f17
+DATA expc<>+232(SB)/4, $0x3d2b9f17
+DATA expc<>+236(SB)/4, $0x3d2b9f17
+DATA expc<>+240(SB)/4, $0x3d2b9f17
+DATA expc<>+244(SB)/4, $0x3d2b9f17
+DATA expc<>+248(SB)/4, $0x3d2b9f17
+DATA expc<>+252(SB)/4, $0x3d2b9f17
+DATA expc<>+256(SB)/4, $0x3c072010
+DATA expc<>+260(SB)/4, $0x3c072010
+DATA expc<>+264(SB)/4, $0x3c072010
+DATA expc<>+268(SB)/4, $0x3c072010
+DATA expc<>+272(SB)/4, $0x3c072010
+DATA expc<>+276(SB)/4, $0x3c072010
+DATA expc<>+280(SB)/4, $0x3c072010
+DATA expc<>+284(SB)/4, $0x3c072010
+DATA expc<>+288(SB)/4, $0x3efffedb
+DATA expc<>+292(SB)/4, $0x3efffedb
+DATA expc<>+296(SB)/4, $0x3efffedb
+DATA expc<>+300(SB)/4, $0x3efffedb
+DATA expc<>+304(SB)/4, $0x3efffedb
+DATA expc<>+308(SB)/4, $0x3efffedb
+DATA expc<>+312(SB)/4, $0x3efffedb
+DATA expc<>+316(SB)/4, $0x3efffedb
+DATA expc<>+320(SB)/4, $0x3e2aaf33
+DATA expc<>+324(SB)/4, $0x3e2aaf33
+DATA expc<>+328(SB)/4, $0x3e2aaf33
+DATA expc<>+332(SB)/4, $0x3e2aaf33
+DATA expc<>+336(SB)/4, $0x3e2aaf33
+DATA expc<>+340(SB)/4, $0x3e2aaf33
+DATA expc<>+344(SB)/4, $0x3e2aaf33
+DATA expc<>+348(SB)/4, $0x3e2aaf33
+DATA expc<>+352(SB)/4, $0x3f7ffff6
+DATA expc<>+356(SB)/4, $0x3f7ffff6
+DATA expc<>+360(SB)/4, $0x3f7ffff6
+DATA expc<>+364(SB)/4, $0x3f7ffff6
+DATA expc<>+368(SB)/4, $0x3f7ffff6
+DATA expc<>+372(SB)/4, $0x3f7ffff6
+DATA expc<>+376(SB)/4, $0x3f7ffff6
+DATA expc<>+380(SB)/4, $0x3f7ffff6
+DATA expc<>+384(SB)/4, $0x82000000
+DATA expc<>+388(SB)/4, $0x82000000
+DATA expc<>+392(SB)/4, $0x82000000
+DATA expc<>+396(SB)/4, $0x82000000
+DATA expc<>+400(SB)/4, $0x82000000
+DATA expc<>+404(SB)/4, $0x82000000
+DATA expc<>+408(SB)/4, $0x82000000
+DATA expc<>+412(SB)/4, $0x82000000
+DATA expc<>+416(SB)/4, $0x7f000000
+DATA expc<>+420(SB)/4, $0x7f000000
+DATA expc<>+424(SB)/4, $0x7f000000
+DATA expc<>+428(SB)/4, $0x7f000000
+DATA expc<>+432(SB)/4, $0x7f000000
+DATA expc<>+436(SB)/4, $0x7f000000
+DATA expc<>+440(SB)/4, $0x7f000000
+DATA expc<>+444(SB)/4, $0x7f000000
+DATA expc<>+448(SB)/4, $0x43400000
+DATA expc<>+452(SB)/4, $0x43400000
+DATA expc<>+456(SB)/4, $0x43400000
+DATA expc<>+460(SB)/4, $0x43400000
+DATA expc<>+464(SB)/4, $0x43400000
+DATA expc<>+468(SB)/4, $0x43400000
+DATA expc<>+472(SB)/4, $0x43400000
+DATA expc<>+476(SB)/4, $0x43400000
+GLOBL expc<>(SB), RODATA|NOPTR, $480
+
+// func softmaxGroupsAVX2(x *float32, groups int, max float32, sum float64) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·softmaxGroupsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         groups+8(FP), CX
+	VBROADCASTSS max+16(FP), Y14
+	MOVSD        sum+24(FP), X13
+
+loop:
+	TESTQ        CX, CX
+	JZ           done
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y14, Y0, Y0
+	VMOVUPS      expc<>+0(SB), Y1
+	VFMADD231PS  expc<>+32(SB), Y0, Y1
+	VSUBPS       expc<>+0(SB), Y1, Y2
+	VMOVAPS      Y0, Y3
+	VFNMADD231PS expc<>+64(SB), Y2, Y3
+	VFNMADD231PS expc<>+96(SB), Y2, Y3
+	VPSLLD       $0x17, Y1, Y4
+	VPADDD       expc<>+128(SB), Y4, Y5
+	VANDPS       expc<>+160(SB), Y2, Y6
+	VCMPPS       $0x1e, expc<>+192(SB), Y6, Y6
+	VMULPS       Y3, Y3, Y7
+	VMOVUPS      expc<>+224(SB), Y8
+	VFMADD231PS  expc<>+256(SB), Y3, Y8
+	VMOVUPS      expc<>+288(SB), Y9
+	VFMADD231PS  expc<>+320(SB), Y3, Y9
+	VFMADD231PS  Y7, Y8, Y9
+	VMULPS       expc<>+352(SB), Y3, Y10
+	VFMADD231PS  Y7, Y9, Y10
+	VMOVAPS      Y5, Y11
+	VFMADD231PS  Y5, Y10, Y11
+	VMOVMSKPS    Y6, AX
+	TESTL        AX, AX
+	JZ           store
+	VXORPS       Y7, Y7, Y7
+	VCMPPS       $0x12, Y7, Y2, Y7
+	VANDPS       expc<>+384(SB), Y7, Y7
+	VPADDD       expc<>+416(SB), Y7, Y8
+	VPSUBD       Y7, Y4, Y9
+	VANDPS       expc<>+160(SB), Y2, Y12
+	VCMPPS       $0x1e, expc<>+448(SB), Y12, Y12
+	VMULPS       Y8, Y8, Y1
+	VMOVAPS      Y9, Y0
+	VFMADD231PS  Y10, Y9, Y0
+	VMULPS       Y8, Y0, Y0
+	VANDPS       Y6, Y0, Y0
+	VANDNPS      Y11, Y6, Y2
+	VORPS        Y2, Y0, Y0
+	VANDPS       Y12, Y1, Y1
+	VANDNPS      Y0, Y12, Y0
+	VORPS        Y1, Y0, Y11
+
+store:
+	VMOVUPS      Y11, (SI)
+	VEXTRACTF128 $0x01, Y11, X1
+	VADDPS       X11, X1, X1
+	VMOVHLPS     X1, X1, X2
+	VADDPS       X2, X1, X1
+	VMOVSHDUP    X1, X2
+	VADDSS       X2, X1, X1
+	VCVTSS2SD    X1, X1, X1
+	VADDSD       X1, X13, X13
+	ADDQ         $0x20, SI
+	DECQ         CX
+	JMP          loop
+
+done:
+	VZEROUPPER
+	MOVSD X13, ret+32(FP)
+	RET

@@ -150,3 +150,47 @@ func scaleMulAVX2(dst *float32, x *float32, w *float32, a float32, n int)
 //
 //go:noescape
 func quantizeQ8_0AVX2(x *float32, dst *byte, nb int)
+
+// attnScoresAVX2 sets out[i] = ggml_vec_dot_f32(k+i*stride, q, d) * scale for i < n;
+// stride in bytes, d a multiple of 32. Two positions at a time share the loads of q.
+//
+//go:noescape
+func attnScoresAVX2(q *float32, k *float32, stride int, n int, d int, scale float32, out *float32)
+
+// attnAccumAVX2 adds s[i]·(row i of v) into lane (i+lane0) mod lanes of acc, rows in order;
+// d (a multiple of 64 floats) and stride in bytes. For each 64-float chunk of
+// the head and each lane l, the lane's 64 accumulators stay in Y0-Y7 while
+// its rows i = (l-lane0) mod lanes, +lanes, ... are FMA'd in, in order.
+//
+//go:noescape
+func attnAccumAVX2(acc *float32, d int, lanes int, lane0 int, s *float32, v *float32, stride int, n int)
+
+// attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes
+// acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).
+//
+//go:noescape
+func attnReduce32AVX2(out *float32, acc *float32, d int)
+
+// attnReduce8AVX2 sets out to hsum8 over the 8 lanes acc[l*d/4 + e]:
+// (l+4) onto l, then (0+2)+(1+3); d in bytes (a multiple of 32).
+//
+//go:noescape
+func attnReduce8AVX2(out *float32, acc *float32, d int)
+
+// dotF32GGMLAVX2 is ggml_vec_dot_f32: blocks of 32 into four FMA accumulators, reduced
+// (0+2)+(1+3), lo+hi, two VHADDPS; then the n%32 leftovers by scalar FMA.
+//
+//go:noescape
+func dotF32GGMLAVX2(a *float32, b *float32, n int) float32
+
+// sgemmDotF32AVX2 is one output of llamafile's tinyBLAS (n a multiple of 8): a single 8-lane FMA
+// accumulator, then lo+hi, movehl, movehdup.
+//
+//go:noescape
+func sgemmDotF32AVX2(a *float32, b *float32, n int) float32
+
+// softmaxGroupsAVX2 is ggml_vec_soft_max_f32's AVX2 loop: for each 8 floats, x = ggml_v_expf(x - max)
+// stored back, summed lo+hi, movehl, movehdup, and added in float64 to sum.
+//
+//go:noescape
+func softmaxGroupsAVX2(x *float32, groups int, max float32, sum float64) float64

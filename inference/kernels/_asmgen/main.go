@@ -51,6 +51,13 @@ func main() {
 	scale()
 	scaleMul()
 	quantizeQ8_0()
+	attnScores()
+	attnAccum()
+	attnReduce32()
+	attnReduce8()
+	dotF32GGML()
+	sgemmDotF32()
+	softmaxGroups()
 	Generate()
 }
 

@@ -1,0 +1,259 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Attention kernels in ggml's float order; see ../attn.go.
+
+// paramAddr is the frame address of a parameter, for instructions that take
+// it as a memory operand (Load would pick MOVSS/MOVQ into a register).
+func paramAddr(c gotypes.Component) Mem {
+	b, err := c.Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// reduce32 leaves GGML_F32_VEC_REDUCE of a0..a3 in the low lane of a0:
+// (a0+a2)+(a1+a3), lo+hi, two VHADDPS. t is scratch.
+func reduce32(a [4]VecPhysical, t VecPhysical) {
+	x0 := a[0].AsX()
+	VADDPS(a[2], a[0], a[0])
+	VADDPS(a[3], a[1], a[1])
+	VADDPS(a[1], a[0], a[0])
+	VEXTRACTF128(U8(1), a[0], t.AsX())
+	VADDPS(t.AsX(), x0, x0)
+	VHADDPS(x0, x0, x0)
+	VHADDPS(x0, x0, x0)
+}
+
+func attnScores() {
+	TEXT("attnScoresAVX2", NOSPLIT, "func(q, k *float32, stride, n, d int, scale float32, out *float32)")
+	Pragma("noescape")
+	Doc("attnScoresAVX2 sets out[i] = ggml_vec_dot_f32(k+i*stride, q, d) * scale for i < n;",
+		"stride in bytes, d a multiple of 32. Two positions at a time share the loads of q.")
+	q, k, stride, n, d, out := RSI, RDI, RBX, RCX, RDX, R8
+	qp, kp, kp2, left := R9, R10, R11, R12
+	Load(Param("q"), q)
+	Load(Param("k"), k)
+	Load(Param("stride"), stride)
+	Load(Param("n"), n)
+	Load(Param("d"), d)
+	VMOVSS(paramAddr(Param("scale")), X15)
+	Load(Param("out"), out)
+	qv := []VecPhysical{Y8, Y9, Y10, Y11}
+	accA := []VecPhysical{Y0, Y1, Y2, Y3} // position i
+	accB := []VecPhysical{Y4, Y5, Y6, Y7} // position i+1
+
+	Label("pairs")
+	CMPQ(n, U8(2))
+	JB(LabelRef("single"))
+	for _, a := range append(accA, accB...) {
+		VXORPS(a, a, a)
+	}
+	MOVQ(q, qp)
+	MOVQ(k, kp)
+	LEAQ(Mem{Base: k, Index: stride, Scale: 1}, kp2)
+	MOVQ(d, left)
+	Label("pblk")
+	for i, v := range qv {
+		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
+		VFMADD231PS(Mem{Base: kp2, Disp: 32 * i}, v, accB[i])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(128), kp)
+	ADDQ(U8(128), kp2)
+	SUBQ(U8(32), left)
+	JNZ(LabelRef("pblk"))
+	reduce32([4]VecPhysical(accA), Y8)
+	reduce32([4]VecPhysical(accB), Y9)
+	VMULSS(X15, X0, X0)
+	VMULSS(X15, X4, X4)
+	VMOVSS(X0, Mem{Base: out})
+	VMOVSS(X4, Mem{Base: out, Disp: 4})
+	ADDQ(U8(8), out)
+	LEAQ(Mem{Base: k, Index: stride, Scale: 2}, k)
+	SUBQ(U8(2), n)
+	JMP(LabelRef("pairs"))
+
+	Label("single")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	for _, a := range accA {
+		VXORPS(a, a, a)
+	}
+	MOVQ(q, qp)
+	MOVQ(k, kp)
+	MOVQ(d, left)
+	Label("sblk")
+	for i, v := range qv {
+		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(128), kp)
+	SUBQ(U8(32), left)
+	JNZ(LabelRef("sblk"))
+	reduce32([4]VecPhysical(accA), Y8)
+	VMULSS(X15, X0, X0)
+	VMOVSS(X0, Mem{Base: out})
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func attnAccum() {
+	TEXT("attnAccumAVX2", NOSPLIT, "func(acc *float32, d, lanes, lane0 int, s, v *float32, stride, n int)")
+	Pragma("noescape")
+	Doc("attnAccumAVX2 adds s[i]·(row i of v) into lane (i+lane0) mod lanes of acc, rows in order;",
+		"d (a multiple of 64 floats) and stride in bytes. For each 64-float chunk of",
+		"the head and each lane l, the lane's 64 accumulators stay in Y0-Y7 while",
+		"its rows i = (l-lane0) mod lanes, +lanes, ... are FMA'd in, in order.")
+	d, lanes, s, v, n, laneStep, off := RDX, RCX, RSI, RDI, RAX, RBX, R8
+	left, first, accp, i, sp, vp := R9, R10, R11, R12, R13, R14
+	Load(Param("d"), d)
+	Load(Param("lanes"), lanes)
+	Load(Param("s"), s)
+	Load(Param("v"), v)
+	Load(Param("n"), n)
+	MOVQ(lanes, laneStep)
+	IMULQ(paramAddr(Param("stride")), laneStep) // bytes from a lane's row to its next
+	XORQ(off, off)                              // byte offset of the chunk in the head
+
+	Label("chunk")
+	Load(Param("acc"), accp)
+	ADDQ(off, accp) // lane 0's accumulators for this chunk
+	MOVQ(lanes, first)
+	SUBQ(paramAddr(Param("lane0")), first) // first row of lane 0: (0-lane0) mod lanes
+	CMPQ(first, lanes)
+	JB(LabelRef("lanesetup"))
+	XORQ(first, first)
+	Label("lanesetup")
+	MOVQ(lanes, left) // lanes left
+
+	acc := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
+	Label("lane")
+	CMPQ(first, n)
+	JAE(LabelRef("nextlane")) // no row for this lane
+	for j, a := range acc {
+		VMOVUPS(Mem{Base: accp, Disp: 32 * j}, a)
+	}
+	MOVQ(first, i)
+	LEAQ(Mem{Base: s, Index: first, Scale: 4}, sp)
+	MOVQ(paramAddr(Param("stride")), vp)
+	IMULQ(first, vp)
+	ADDQ(v, vp)
+	ADDQ(off, vp)
+	Label("row")
+	VBROADCASTSS(Mem{Base: sp}, Y8)
+	for j, a := range acc {
+		VFMADD231PS(Mem{Base: vp, Disp: 32 * j}, Y8, a)
+	}
+	LEAQ(Mem{Base: sp, Index: lanes, Scale: 4}, sp)
+	ADDQ(laneStep, vp)
+	ADDQ(lanes, i)
+	CMPQ(i, n)
+	JB(LabelRef("row"))
+	for j, a := range acc {
+		VMOVUPS(a, Mem{Base: accp, Disp: 32 * j})
+	}
+
+	Label("nextlane")
+	ADDQ(d, accp)
+	INCQ(first)
+	CMPQ(first, lanes)
+	JB(LabelRef("lanedone"))
+	XORQ(first, first)
+	Label("lanedone")
+	DECQ(left)
+	JNZ(LabelRef("lane"))
+	ADDQ(U32(256), off)
+	CMPQ(off, d)
+	JB(LabelRef("chunk"))
+	VZEROUPPER()
+	RET()
+}
+
+func attnReduce32() {
+	TEXT("attnReduce32AVX2", NOSPLIT, "func(out, acc *float32, d int)")
+	Pragma("noescape")
+	Doc("attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes",
+		"acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).")
+	out, acc, d, lane8, e, p, p8 := RDI, RSI, RDX, R8, RCX, R9, R10
+	Load(Param("out"), out)
+	Load(Param("acc"), acc)
+	Load(Param("d"), d)
+	MOVQ(d, lane8)
+	SHLQ(U8(3), lane8) // 8 lanes
+	XORQ(e, e)
+
+	Label("r32")
+	LEAQ(Mem{Base: acc, Index: e, Scale: 1}, p)    // lane l
+	LEAQ(Mem{Base: p, Index: lane8, Scale: 1}, p8) // lane 8+l
+	// Y0..Y7 = (l + 16+l) + (8+l + 24+l) for l = 0..7
+	for _, a := range []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7} {
+		VMOVUPS(Mem{Base: p}, a)
+		VADDPS(Mem{Base: p, Index: lane8, Scale: 2}, a, a)
+		VMOVUPS(Mem{Base: p8}, Y9)
+		VADDPS(Mem{Base: p8, Index: lane8, Scale: 2}, Y9, Y9)
+		VADDPS(Y9, a, a)
+		ADDQ(d, p)
+		ADDQ(d, p8)
+	}
+	VADDPS(Y4, Y0, Y0)
+	VADDPS(Y5, Y1, Y1)
+	VADDPS(Y6, Y2, Y2)
+	VADDPS(Y7, Y3, Y3)
+	VADDPS(Y1, Y0, Y0)
+	VADDPS(Y3, Y2, Y2)
+	VADDPS(Y2, Y0, Y0)
+	VMOVUPS(Y0, Mem{Base: out, Index: e, Scale: 1})
+	ADDQ(U8(32), e)
+	CMPQ(e, d)
+	JB(LabelRef("r32"))
+	VZEROUPPER()
+	RET()
+}
+
+func attnReduce8() {
+	TEXT("attnReduce8AVX2", NOSPLIT, "func(out, acc *float32, d int)")
+	Pragma("noescape")
+	Doc("attnReduce8AVX2 sets out to hsum8 over the 8 lanes acc[l*d/4 + e]:",
+		"(l+4) onto l, then (0+2)+(1+3); d in bytes (a multiple of 32).")
+	out, acc, d, lane3, lane4, e, p, p3 := RDI, RSI, RDX, R8, R11, RCX, R9, R10
+	Load(Param("out"), out)
+	Load(Param("acc"), acc)
+	Load(Param("d"), d)
+	LEAQ(Mem{Base: d, Index: d, Scale: 2}, lane3) // 3 lanes
+	MOVQ(d, lane4)
+	SHLQ(U8(2), lane4) // 4 lanes
+	XORQ(e, e)
+
+	Label("r8")
+	LEAQ(Mem{Base: acc, Index: e, Scale: 1}, p)
+	LEAQ(Mem{Base: p, Index: lane3, Scale: 1}, p3)
+	VMOVUPS(Mem{Base: p}, Y0)                             // lane 0
+	VADDPS(Mem{Base: p, Index: lane4, Scale: 1}, Y0, Y0)  // + 4
+	VMOVUPS(Mem{Base: p, Index: d, Scale: 1}, Y1)         // lane 1
+	VADDPS(Mem{Base: p3, Index: d, Scale: 2}, Y1, Y1)     // + 5
+	VMOVUPS(Mem{Base: p, Index: d, Scale: 2}, Y2)         // lane 2
+	VADDPS(Mem{Base: p3, Index: lane3, Scale: 1}, Y2, Y2) // + 6
+	VMOVUPS(Mem{Base: p3}, Y3)                            // lane 3
+	VADDPS(Mem{Base: p3, Index: lane4, Scale: 1}, Y3, Y3) // + 7
+	VADDPS(Y2, Y0, Y0)
+	VADDPS(Y3, Y1, Y1)
+	VADDPS(Y1, Y0, Y0)
+	VMOVUPS(Y0, Mem{Base: out, Index: e, Scale: 1})
+	ADDQ(U8(32), e)
+	CMPQ(e, d)
+	JB(LabelRef("r8"))
+	VZEROUPPER()
+	RET()
+}
