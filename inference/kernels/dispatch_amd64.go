@@ -68,6 +68,33 @@ func gemvQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, out []float32) {
 	}
 }
 
+// gemvRowsQ4_0Q8_0 sets out[r] for each listed row r; callers check the bounds.
+func gemvRowsQ4_0Q8_0(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32) {
+	switch active {
+	case levelAVX512VNNI:
+		gemvQ4_0Q8_0RowsAVX512VNNI(w, rowBytes, x, nb, rows, out)
+	case levelAVXVNNI:
+		gemvQ4_0Q8_0RowsAVXVNNI(w, rowBytes, x, nb, rows, out)
+	case levelAVX2:
+		gemvQ4_0Q8_0RowsAVX2(w, rowBytes, x, nb, rows, out)
+	default:
+		gemvRowsEach(true, w, rowBytes, x, nb, rows, out)
+	}
+}
+
+func gemvRowsQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32) {
+	switch active {
+	case levelAVX512VNNI:
+		gemvQ8_0Q8_0RowsAVX512VNNI(w, rowBytes, x, nb, rows, out)
+	case levelAVXVNNI:
+		gemvQ8_0Q8_0RowsAVXVNNI(w, rowBytes, x, nb, rows, out)
+	case levelAVX2:
+		gemvQ8_0Q8_0RowsAVX2(w, rowBytes, x, nb, rows, out)
+	default:
+		gemvRowsEach(false, w, rowBytes, x, nb, rows, out)
+	}
+}
+
 // The float kernels below run 8 lanes in asm, at most maxCallElems per
 // call, and finish the n%8 tail in Go.
 

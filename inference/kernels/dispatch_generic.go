@@ -36,3 +36,12 @@ func packedKernel() bool { return false }
 func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
 	gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
 }
+
+// The rows kernels exist only on amd64: the level's gemv, row by row.
+func gemvRowsQ4_0Q8_0(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32) {
+	gemvRowsEach(true, w, rowBytes, x, nb, rows, out)
+}
+
+func gemvRowsQ8_0Q8_0(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32) {
+	gemvRowsEach(false, w, rowBytes, x, nb, rows, out)
+}

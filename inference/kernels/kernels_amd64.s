@@ -655,6 +655,478 @@ done:
 	VZEROUPPER
 	RET
 
+// func gemvQ4_0Q8_0RowsAVX2(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0Q8_0RowsAVX2(SB), NOSPLIT, $0-112
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ         rows_base+64(FP), R13
+	MOVQ         rows_len+72(FP), R14
+	TESTQ        R14, R14
+	JZ           done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPMADDUBSW   Y5, Y14, Y12
+	VPMADDWD     Y15, Y12, Y12
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPMADDUBSW   Y5, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VPSUBD       Y12, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y3
+	ADDQ         $0x12, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y3
+	VPAND        Y13, Y3, Y3
+	VPSUBB       Y14, Y3, Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPMADDUBSW   Y2, Y4, Y5
+	VPMADDWD     Y15, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y5, Y1, Y0
+	ADDQ         $0x12, AX
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ8_0Q8_0RowsAVX2(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ8_0Q8_0RowsAVX2(SB), NOSPLIT, $0-112
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ         rows_base+64(FP), R13
+	MOVQ         rows_len+72(FP), R14
+	TESTQ        R14, R14
+	JZ           done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPMADDUBSW   Y11, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPMADDUBSW   Y11, Y8, Y8
+	VPMADDWD     Y15, Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VFMADD231PS  Y8, Y10, Y3
+	ADDQ         $0x22, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPMADDUBSW   Y2, Y4, Y5
+	VPMADDWD     Y15, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y5, Y1, Y0
+	ADDQ         $0x22, AX
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func gemvQ4_0Q8_0AVX512VNNI(w []byte, rowBytes int, x []byte, nb int, out []float32)
 // Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·gemvQ4_0Q8_0AVX512VNNI(SB), NOSPLIT, $0-88
@@ -1288,6 +1760,472 @@ store:
 	ADDQ         $0x04, R12
 	ADDQ         R8, SI
 	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ4_0Q8_0RowsAVX512VNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0Q8_0RowsAVX512VNNI(SB), NOSPLIT, $0-112
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         rows_base+64(FP), R13
+	MOVQ         rows_len+72(FP), R14
+	TESTQ        R14, R14
+	JZ           done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPXOR        Y12, Y12, Y12
+	VPDPBUSD     Y5, Y14, Y12
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y5, Y8, Y9
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y3
+	ADDQ         $0x12, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y3
+	VPAND        Y13, Y3, Y3
+	VPSUBB       Y14, Y3, Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPXOR        Y5, Y5, Y5
+	VPDPBUSD     Y2, Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y5, Y1, Y0
+	ADDQ         $0x12, AX
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ8_0Q8_0RowsAVX512VNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ8_0Q8_0RowsAVX512VNNI(SB), NOSPLIT, $0-112
+	MOVQ  rows_base+64(FP), R13
+	MOVQ  rows_len+72(FP), R14
+	TESTQ R14, R14
+	JZ    done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y7, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y11, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y7, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+	VPDPBUSD     Y11, Y8, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y3
+	ADDQ         $0x22, R10
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPXOR        Y5, Y5, Y5
+	VPDPBUSD     Y2, Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y5, Y1, Y0
+	ADDQ         $0x22, AX
+	ADDQ         $0x22, R11
+	DECQ         R12
+	JMP          single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
 	JMP          row
 
 done:
@@ -2065,6 +3003,538 @@ store:
 	ADDQ         $0x04, R12
 	ADDQ         R8, SI
 	DECQ         AX
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ4_0Q8_0RowsAVXVNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0Q8_0RowsAVXVNNI(SB), NOSPLIT, $0-112
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         rows_base+64(FP), R13
+	MOVQ         rows_len+72(FP), R14
+	TESTQ        R14, R14
+	JZ           done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPXOR        Y12, Y12, Y12
+
+	// VPDPBUSD (VEX) Y12, Y14, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xe5
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), X8
+	VPSRLW       $0x04, X8, X7
+	VINSERTI128  $0x01, X7, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPSUBD       Y12, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y8
+	VPAND        Y13, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y5 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x62
+	BYTE        $0x3d
+	BYTE        $0x50
+	BYTE        $0xcd
+	VPSUBD      Y12, Y9, Y9
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y10, Y3
+	ADDQ        $0x12, R10
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y3
+	VPAND        Y13, Y3, Y3
+	VPSUBB       Y14, Y3, Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPXOR        Y5, Y5, Y5
+
+	// VPDPBUSD (VEX) Y5, Y4, Y2 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0xe2
+	BYTE        $0x5d
+	BYTE        $0x50
+	BYTE        $0xea
+	VCVTDQ2PS   Y5, Y5
+	VFMADD231PS Y5, Y1, Y0
+	ADDQ        $0x12, AX
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ8_0Q8_0RowsAVXVNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ8_0Q8_0RowsAVXVNNI(SB), NOSPLIT, $0-112
+	MOVQ  rows_base+64(FP), R13
+	MOVQ  rows_len+72(FP), R14
+	TESTQ R14, R14
+	JZ    done
+
+quad:
+	CMPQ    R14, $0x04
+	JB      row
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	IMULQ   R10, AX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	IMULQ   R10, BX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	IMULQ   R10, CX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	IMULQ   R10, DX
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	MOVQ    rowBytes+24(FP), R10
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	IMULQ   R10, SI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	IMULQ   R10, DI
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	IMULQ   R10, R8
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	IMULQ   R10, R9
+	MOVQ    w_base+0(FP), R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    R10, R10
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+quadBlock:
+	TESTQ        R12, R12
+	JZ           quadStore
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y4
+	VMOVDQU      2(R11), Y5
+	PREFETCHT0   (SI)(R10*1)
+	PREFETCHT0   (DI)(R10*1)
+	PREFETCHT0   (R8)(R10*1)
+	PREFETCHT0   (R9)(R10*1)
+	VPBROADCASTW (AX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(AX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y7 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcf
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y0
+	VPBROADCASTW (BX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(BX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y11 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcb
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y10, Y1
+	VPBROADCASTW (CX)(R10*1), X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVDQU      2(CX)(R10*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPSIGNB      Y7, Y5, Y7
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y7 (Intel order)
+	BYTE         $0xc4
+	BYTE         $0x62
+	BYTE         $0x3d
+	BYTE         $0x50
+	BYTE         $0xcf
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y9, Y6, Y2
+	VPBROADCASTW (DX)(R10*1), X10
+	VCVTPH2PS    X10, Y10
+	VMULPS       Y4, Y10, Y10
+	VMOVDQU      2(DX)(R10*1), Y11
+	VPSIGNB      Y11, Y11, Y8
+	VPSIGNB      Y11, Y5, Y11
+	VPXOR        Y9, Y9, Y9
+
+	// VPDPBUSD (VEX) Y9, Y8, Y11 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0x42
+	BYTE        $0x3d
+	BYTE        $0x50
+	BYTE        $0xcb
+	VCVTDQ2PS   Y9, Y9
+	VFMADD231PS Y9, Y10, Y3
+	ADDQ        $0x22, R10
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         quadBlock
+
+quadStore:
+	MOVQ         out_base+88(FP), R11
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y1, X6
+	VADDPS       X6, X1, X1
+	VMOVHLPS     X1, X1, X6
+	VADDPS       X6, X1, X1
+	VMOVSHDUP    X1, X6
+	VADDSS       X6, X1, X1
+	MOVLQSX      4(R13), R10
+	VMOVSS       X1, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPS       X6, X2, X2
+	VMOVHLPS     X2, X2, X6
+	VADDPS       X6, X2, X2
+	VMOVSHDUP    X2, X6
+	VADDSS       X6, X2, X2
+	MOVLQSX      8(R13), R10
+	VMOVSS       X2, (R11)(R10*4)
+	VEXTRACTF128 $0x01, Y3, X6
+	VADDPS       X6, X3, X3
+	VMOVHLPS     X3, X3, X6
+	VADDPS       X6, X3, X3
+	VMOVSHDUP    X3, X6
+	VADDSS       X6, X3, X3
+	MOVLQSX      12(R13), R10
+	VMOVSS       X3, (R11)(R10*4)
+	ADDQ         $0x10, R13
+	SUBQ         $0x04, R14
+	JMP          quad
+
+row:
+	TESTQ   R14, R14
+	JZ      done
+	VXORPS  Y0, Y0, Y0
+	MOVLQSX (R13), AX
+	MOVQ    rowBytes+24(FP), R10
+	IMULQ   R10, AX
+	MOVQ    w_base+0(FP), R10
+	ADDQ    R10, AX
+	MOVQ    x_base+32(FP), R11
+	MOVQ    nb+56(FP), R12
+
+single:
+	TESTQ        R12, R12
+	JZ           store
+	VPBROADCASTW (AX), X1
+	VCVTPH2PS    X1, Y1
+	VPBROADCASTW (R11), X2
+	VCVTPH2PS    X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVDQU      2(AX), Y3
+	VMOVDQU      2(R11), Y2
+	VPSIGNB      Y3, Y3, Y4
+	VPSIGNB      Y3, Y2, Y2
+	VPXOR        Y5, Y5, Y5
+
+	// VPDPBUSD (VEX) Y5, Y4, Y2 (Intel order)
+	BYTE        $0xc4
+	BYTE        $0xe2
+	BYTE        $0x5d
+	BYTE        $0x50
+	BYTE        $0xea
+	VCVTDQ2PS   Y5, Y5
+	VFMADD231PS Y5, Y1, Y0
+	ADDQ        $0x22, AX
+	ADDQ        $0x22, R11
+	DECQ        R12
+	JMP         single
+
+store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         out_base+88(FP), R11
+	MOVLQSX      (R13), R10
+	VMOVSS       X0, (R11)(R10*4)
+	ADDQ         $0x04, R13
+	DECQ         R14
 	JMP          row
 
 done:

@@ -24,6 +24,16 @@ func gemm4Q4_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *
 //go:noescape
 func gemm4Q8_0Q8_0AVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
+// gemvQ4_0Q8_0RowsAVX2 sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ4_0Q8_0RowsAVX2(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+
+// gemvQ8_0Q8_0RowsAVX2 sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ8_0Q8_0RowsAVX2(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+
 // gemvQ4_0Q8_0AVX512VNNI sets out[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
 //
 //go:noescape
@@ -44,6 +54,16 @@ func gemm4Q4_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte
 //go:noescape
 func gemm4Q8_0Q8_0AVX512VNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
+// gemvQ4_0Q8_0RowsAVX512VNNI sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ4_0Q8_0RowsAVX512VNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+
+// gemvQ8_0Q8_0RowsAVX512VNNI sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ8_0Q8_0RowsAVX512VNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+
 // gemvQ4_0Q8_0AVXVNNI sets out[r] to the dot product of row r of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
 //
 //go:noescape
@@ -63,6 +83,16 @@ func gemm4Q4_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x
 //
 //go:noescape
 func gemm4Q8_0Q8_0AVXVNNI(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
+
+// gemvQ4_0Q8_0RowsAVXVNNI sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ4_0Q8_0RowsAVXVNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
+
+// gemvQ8_0Q8_0RowsAVXVNNI sets out[rows[i]] to the dot product of row rows[i] of w (nb blocks, rows rowBytes apart) with the Q8_0 row x.
+//
+//go:noescape
+func gemvQ8_0Q8_0RowsAVXVNNI(w []byte, rowBytes int, x []byte, nb int, rows []int32, out []float32)
 
 // gemvQ4_KQ8_KAVX2 sets out[r] to the dot product of row r of w (Q4_K, nb super-blocks, rows rowBytes apart)
 // with the Q8_K row x, in the float order of ggml's AVX2 kernel.

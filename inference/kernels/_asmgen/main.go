@@ -34,6 +34,8 @@ func main() {
 		gemvQ8_0Q8_0(v)
 		gemm4(v, true)
 		gemm4(v, false)
+		gemvRowsQ(v, true)
+		gemvRowsQ(v, false)
 	}
 	gemvQ4_5K(false)
 	gemvQ4_5K(true)
