@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"smallthinker/inference/kernels"
 	"sort"
 
 	"smallthinker/weights/experts"
@@ -249,6 +250,7 @@ type gateUpTask struct {
 	upRows     [][8]int64 // per worker (padded to a cache line): up rows computed
 	n, F, unit int
 	runs       [][][2]int32 // per worker scratch
+	rows       [][]int32    // per worker scratch
 	buf        [][]byte     // backing of gx, gaux, ux, uaux
 	gate, up   [][]float32
 	act        []*actRow
@@ -266,6 +268,7 @@ func (s *state) runGateUp(jobs []expertJob) {
 	for len(t.upRows) < threads {
 		t.upRows = append(t.upRows, [8]int64{})
 		t.runs = append(t.runs, nil)
+		t.rows = append(t.rows, nil)
 	}
 	for w := range t.upRows {
 		t.upRows[w][0] = 0
@@ -314,12 +317,26 @@ func (t *gateUpTask) Run(worker, lo, hi int) {
 		n := len(t.s.expTok[j.e])
 		gate, up := t.gate[j.row:j.row+n], t.up[j.row:j.row+n]
 		gemmRows(&j.gate, t.gx[i], t.gaux[i], gate, a, b, false)
-		runs := activeRuns(gate, a, b, j.up.Packed, t.runs[worker][:0])
-		for _, r := range runs {
-			gemmRows(&j.up, t.ux[i], t.uaux[i], up, int(r[0]), int(r[1]), false)
-			t.upRows[worker][0] += int64(r[1] - r[0])
+		if n == 1 && !j.up.Packed {
+			// One token (decode): its active rows, scattered, in one call
+			// that fetches the next rows while it computes these.
+			rows := t.rows[worker][:0]
+			for r, g := range gate[0][a:b] {
+				if g > 0 {
+					rows = append(rows, int32(a+r))
+				}
+			}
+			kernels.GemvRows(j.up.Type, j.up.Data, j.up.RowBytes, t.ux[i][0], j.up.Cols, rows, up[0])
+			t.upRows[worker][0] += int64(len(rows))
+			t.rows[worker] = rows
+		} else {
+			runs := activeRuns(gate, a, b, j.up.Packed, t.runs[worker][:0])
+			for _, r := range runs {
+				gemmRows(&j.up, t.ux[i], t.uaux[i], up, int(r[0]), int(r[1]), false)
+				t.upRows[worker][0] += int64(r[1] - r[0])
+			}
+			t.runs[worker] = runs
 		}
-		t.runs[worker] = runs
 		for k := 0; k < n; k++ {
 			reglu(t.act[j.row+k].f32[a:b], gate[k][a:b], up[k][a:b])
 		}
