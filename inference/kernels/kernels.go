@@ -13,10 +13,16 @@
 //	                          use quant.VecDotFor(t).Dot
 //	Gemm(t, w, rowBytes, xs, n, out, lo, hi)  rows [lo,hi) × several activations (prompts);
 //	                          Q4_0/Q8_0 do four activations per weight load, bit-identical to Gemv
+//	GemvRows(t, w, rowBytes, x, n, rows, out)  only the listed rows (ReGLU's active up rows),
+//	                          four scattered rows at a time with the next four prefetched
+//	GemmQ4_0x4(…)             Q4_0 packed four rows side by side (quant.PackQ4_0x4) with
+//	                          Q8_0Aux activations: the fastest layout, bit-identical to Gemv
 //	GemvTask, GemmTask        the same as parallel.Task values (Run(worker, lo, hi) over rows)
 //	QuantizeQ8_0(x, dst)      activations → Q8_0, bit-identical to quant.QuantizeActQ8_0
 //	Dot, Axpy, Scale, ScaleMul  float32 helpers for attention and norms
 //	DotF32GGML, SgemmDotF32, SoftmaxGroups  ggml's exact float orders (ggml.go)
+//	AttnScores, AttnAccum, AttnReduce  attention over whole runs of KV positions, in the
+//	                          reference's float order (attn.go)
 //
 // Q8_0 activations must come from QuantizeQ8_0 (or another quantizer that
 // never produces the int8 value -128): like ggml's AVX2 kernels, the asm
@@ -29,9 +35,12 @@
 // forces. The Q4_0/Q8_0 dots of every implementation round identically
 // (AVX2's lane order, see generic.go), so arm64 and purego builds compute
 // the same logits as amd64 (and as llama.cpp's AVX2 build); so do the
-// K-quant dots, whose fallback is quant's reference in that order. The VNNI
-// variants are only encoding-checked here (this machine lacks VNNI); the
-// arm64 kernels are tested under qemu-aarch64 (see kernels_arm64.s).
+// K-quant dots, whose fallback is quant's reference in that order. The
+// AVX512-VNNI variants run in the tests on CPUs that have it (AMD Zen 4
+// here); the AVX-VNNI ones are only encoding-checked unless the CPU has it;
+// the arm64 kernels are tested under qemu-aarch64 (see kernels_arm64.s).
+// SMALLTHINKER_KERNELS=avx2 (or any slower level) overrides the choice,
+// for comparisons.
 //
 // Each assembly call does a bounded amount of work (at most maxCallBytes of
 // weights or maxCallElems floats) because assembly cannot be preempted
