@@ -34,9 +34,12 @@ func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
 	}
 }
 
-// attnBlock is the number of KV positions whose rows the heads of an item
-// take in turn: 256 rows of a 128-wide head are 128 KiB, which stay in L2.
-const attnBlock = 256
+// attnLaneRows is the number of rows per accumulator lane in one
+// AttnAccumHeads call: the kernel takes a lane's rows through all heads in
+// turn, and eight rows of a 128-wide head (4 KiB) stay in L1 meanwhile.
+// Fewer rows per call add accumulator loads and stores; more (64 for 8
+// lanes) measured slower.
+const attnLaneRows = 8
 
 type attnTask struct {
 	s      *state
@@ -81,19 +84,14 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		off := kvh * d // the KV head's columns in a cache row
 		q := t.s.q[tok]
 		sc := t.sc[worker]
-		for b := first; b <= qpos; b += attnBlock {
-			e := min(b+attnBlock, qpos+1)
-			for j := 0; j < nh; j++ {
-				h := h0 + j
-				// Positions b..e-1 sit in at most two runs of consecutive
-				// slots (a ring wraps once); each run is one kernel call.
-				for p := b; p < e; {
-					s := kl.slot(p)
-					m := min(e-p, kl.slots-s)
-					kernels.AttnScores(q[h*d:(h+1)*d], kl.k[s*kvDim+off:], kvDim, scale, sc[j*ctx+p-first:j*ctx+p-first+m])
-					p += m
-				}
-			}
+		// Positions first..qpos sit in at most two runs of consecutive slots
+		// (a ring wraps once); each run is one kernel call for all nh heads,
+		// which reads each K row once for them.
+		for p := first; p <= qpos; {
+			s := kl.slot(p)
+			m := min(qpos+1-p, kl.slots-s)
+			kernels.AttnScoresHeads(q[h0*d:(h0+nh)*d], nh, d, kl.k[s*kvDim+off:], kvDim, scale, sc[p-first:], ctx, m)
+			p += m
 		}
 		for j := 0; j < nh; j++ {
 			x := sc[j*ctx : j*ctx+n]
@@ -101,16 +99,13 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		}
 		acc := t.acc[worker][:nh*lanes*d]
 		clear(acc)
-		for b := first; b <= qpos; b += attnBlock {
-			e := min(b+attnBlock, qpos+1)
-			for j := 0; j < nh; j++ {
-				a := acc[j*lanes*d : (j+1)*lanes*d]
-				for p := b; p < e; {
-					s := kl.slot(p)
-					m := min(e-p, kl.slots-s)
-					kernels.AttnAccum(a, d, lanes, p%lanes, sc[j*ctx+p-first:j*ctx+p-first+m], kl.v[s*kvDim+off:], kvDim)
-					p += m
-				}
+		for b := first; b <= qpos; b += attnLaneRows * lanes {
+			e := min(b+attnLaneRows*lanes, qpos+1)
+			for p := b; p < e; {
+				s := kl.slot(p)
+				m := min(e-p, kl.slots-s)
+				kernels.AttnAccumHeads(acc, nh, d, lanes, p%lanes, sc[p-first:], ctx, m, kl.v[s*kvDim+off:], kvDim)
+				p += m
 			}
 		}
 		for j := 0; j < nh; j++ {

@@ -69,6 +69,7 @@ func referenceAttention(c *arch.Config, kl *kvLayer, q [][]float32, kvDim, pos0,
 func TestAttentionMatchesReference(t *testing.T) {
 	cfgs := []arch.Config{
 		{Heads: 12, KVHeads: 2, HeadDim: 128}, // 4B
+		{Heads: 28, KVHeads: 4, HeadDim: 128}, // 21B: groups of 7, an odd number of heads
 		{Heads: 4, KVHeads: 4, HeadDim: 64},
 		{Heads: 4, KVHeads: 2, HeadDim: 40}, // head size the assembly does not take
 		{Heads: 2, KVHeads: 1, HeadDim: 256},

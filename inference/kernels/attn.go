@@ -138,3 +138,53 @@ func reduce32(a *[32]float32) float32 {
 	t0, t1, t2, t3 := float32(v[0]+v[4]), float32(v[1]+v[5]), float32(v[2]+v[6]), float32(v[3]+v[7])
 	return float32(t0+t1) + float32(t2+t3)
 }
+
+// AttnScoresHeads does AttnScores for nh heads that share the K rows (the
+// query heads of one KV head): for h < nh,
+// AttnScores(q[h*d:(h+1)*d], k, stride, scale, out[h*outStride:h*outStride+n]).
+// Each K row is read once for all heads; every score is bit-identical to
+// AttnScores'.
+func AttnScoresHeads(q []float32, nh, d int, k []float32, stride int, scale float32, out []float32, outStride, n int) {
+	if n <= 0 || nh <= 0 {
+		return
+	}
+	if len(q) < nh*d || outStride < n || len(out) < (nh-1)*outStride+n {
+		panic("kernels: AttnScoresHeads: q or out is too short")
+	}
+	if len(k) < (n-1)*stride+d || stride < d {
+		panic("kernels: AttnScoresHeads: k is too short")
+	}
+	run := max(1, attnCallElems/max(d*nh, 1))
+	for i := 0; i < n; i += run {
+		m := min(run, n-i)
+		if !attnScoresHeads(q, nh, d, k[i*stride:], stride, scale, out[i:], outStride, m) {
+			for h := 0; h < nh; h++ {
+				attnScoresGo(q[h*d:(h+1)*d], k[i*stride:], stride, scale, out[h*outStride+i:h*outStride+i+m])
+			}
+		}
+	}
+}
+
+// AttnAccumHeads does AttnAccum for nh heads that share the V rows: for h < nh,
+// AttnAccum(acc[h*lanes*d:(h+1)*lanes*d], d, lanes, lane0, s[h*sStride:h*sStride+n], v, stride).
+// Each V row is read once for all heads; the results are bit-identical to
+// AttnAccum's.
+func AttnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride, n int, v []float32, stride int) {
+	if n <= 0 || nh <= 0 {
+		return
+	}
+	if lanes <= 0 || lane0 < 0 || lane0 >= lanes || len(acc) < nh*lanes*d || sStride < n || len(s) < (nh-1)*sStride+n ||
+		len(v) < (n-1)*stride+d || stride < d {
+		panic("kernels: AttnAccumHeads: bad arguments")
+	}
+	run := max(1, attnCallElems/max(d*nh, 1))
+	for i := 0; i < n; i += run {
+		m := min(run, n-i)
+		l0 := (lane0 + i) % lanes
+		if !attnAccumHeads(acc, nh, d, lanes, l0, s[i:], sStride, v[i*stride:], stride, m) {
+			for h := 0; h < nh; h++ {
+				attnAccumGo(acc[h*lanes*d:(h+1)*lanes*d], d, lanes, l0, s[h*sStride+i:h*sStride+i+m], v[i*stride:], stride)
+			}
+		}
+	}
+}

@@ -86,9 +86,49 @@ func TestAttnReduceGoOrder(t *testing.T) {
 	}
 }
 
+// The multi-head kernels against the plain-Go single-head versions, head by
+// head: several head counts (the 4B model's group is 6, the 21B's 7), head
+// sizes, runs, strides and starting lanes.
+func TestAttnHeadsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, nh := range []int{1, 2, 3, 6, 7, 8} {
+		for _, d := range []int{8, 32, 40, 64, 96, 128} {
+			for _, n := range []int{1, 2, 3, 7, 32, 33, 100, 257} {
+				stride := d + 8*rng.IntN(3)
+				q := randF32(rng, nh*d, 1)
+				k := randF32(rng, (n-1)*stride+d, 1)
+				name := fmt.Sprintf("nh=%d/d=%d/n=%d", nh, d, n)
+
+				outStride := n + rng.IntN(5)
+				got, want := randF32(rng, nh*outStride, 1), make([]float32, nh*outStride)
+				copy(want, got) // the gaps between heads' scores stay untouched
+				AttnScoresHeads(q, nh, d, k, stride, 0.125, got, outStride, n)
+				for h := 0; h < nh; h++ {
+					attnScoresGo(q[h*d:(h+1)*d], k, stride, 0.125, want[h*outStride:h*outStride+n])
+				}
+				sameBits(t, name+"/scores", got, want)
+
+				sStride := n + rng.IntN(5)
+				s := randF32(rng, nh*sStride, 0.3)
+				for _, lanes := range []int{8, 32} {
+					lane0 := rng.IntN(lanes)
+					init := randF32(rng, nh*lanes*d+7, 1)
+					acc, accGo := append([]float32(nil), init...), append([]float32(nil), init...)
+					AttnAccumHeads(acc, nh, d, lanes, lane0, s, sStride, n, k, stride)
+					for h := 0; h < nh; h++ {
+						attnAccumGo(accGo[h*lanes*d:(h+1)*lanes*d], d, lanes, lane0, s[h*sStride:h*sStride+n], k, stride)
+					}
+					sameBits(t, fmt.Sprintf("%s/lanes=%d/lane0=%d/accum", name, lanes, lane0), acc, accGo)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkAttn reports the K or V cache bytes each kernel streams per second
 // for one head of the 4B model (head dim 128, rows two KV heads wide) over
-// 512 positions, at every level this CPU has.
+// 512 positions, at every level this CPU has; the Heads variants count the
+// bytes of every head's pass, as if each head read the rows itself.
 func BenchmarkAttn(b *testing.B) {
 	saved := active
 	defer func() { active = saved }()
@@ -96,12 +136,33 @@ func BenchmarkAttn(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	q, kv := randF32(rng, d, 1), randF32(rng, n*stride, 1)
 	s, acc, out := randF32(rng, n, 0.1), make([]float32, 32*d), make([]float32, d)
+	// Six query heads sharing the rows, as in the 4B model; bytes count
+	// each head's pass over the rows, to compare with the one-head kernels.
+	qH, sH, accH := randF32(rng, 6*d, 1), randF32(rng, 6*n, 0.1), make([]float32, 6*32*d)
 	for _, l := range levels() {
 		active = l
 		b.Run(fmt.Sprintf("Scores/%s", l), func(b *testing.B) {
 			b.SetBytes(4 * d * n)
 			for b.Loop() {
 				AttnScores(q, kv, stride, 0.125, s)
+			}
+		})
+		for _, lanes := range []int{8, 32} {
+			b.Run(fmt.Sprintf("AccumHeads=6/lanes=%d/%s", lanes, l), func(b *testing.B) {
+				b.SetBytes(6 * 4 * d * n)
+				for b.Loop() {
+					// In runs of eight rows per lane, as the inference package calls it.
+					for p := 0; p < n; p += 8 * lanes {
+						m := min(8*lanes, n-p)
+						AttnAccumHeads(accH[:6*lanes*d], 6, d, lanes, p%lanes, sH[p:], n, m, kv[p*stride:], stride)
+					}
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("ScoresHeads=6/%s", l), func(b *testing.B) {
+			b.SetBytes(6 * 4 * d * n)
+			for b.Loop() {
+				AttnScoresHeads(qH, 6, d, kv, stride, 0.125, sH, n, n)
 			}
 		})
 		for _, lanes := range []int{8, 32} {

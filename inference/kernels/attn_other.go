@@ -7,3 +7,11 @@ func attnScores(q, k []float32, stride int, scale float32, out []float32) bool {
 func attnAccum(acc []float32, d, lanes, lane0 int, s, v []float32, stride int) bool { return false }
 
 func attnReduce(out, acc []float32, lanes int) bool { return false }
+
+func attnScoresHeads(q []float32, nh, d int, k []float32, stride int, scale float32, out []float32, outStride, n int) bool {
+	return false
+}
+
+func attnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride int, v []float32, stride, n int) bool {
+	return false
+}

@@ -6339,6 +6339,297 @@ r8:
 	VZEROUPPER
 	RET
 
+// func attnScoresHeadsAVX2(q *float32, qStride int, nh int, k *float32, stride int, n int, d int, scale float32, out *float32, outStride int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·attnScoresHeadsAVX2(SB), NOSPLIT, $0-80
+	MOVQ   q+0(FP), SI
+	MOVQ   k+24(FP), DI
+	MOVQ   stride+32(FP), BX
+	MOVQ   n+40(FP), CX
+	MOVQ   d+48(FP), DX
+	VMOVSS scale+56(FP), X15
+	MOVQ   out+64(FP), R8
+
+hpairs:
+	CMPQ CX, $0x02
+	JB   hsingle
+	LEAQ (DI)(BX*8), R10
+	LEAQ (R10)(BX*1), R11
+	MOVQ DX, R12
+
+hpf:
+	PREFETCHT0 (R10)
+	PREFETCHT0 (R11)
+	ADDQ       $0x40, R10
+	ADDQ       $0x40, R11
+	SUBQ       $0x10, R12
+	JNZ        hpf
+	MOVQ       SI, R13
+	MOVQ       R8, R14
+	MOVQ       nh+16(FP), AX
+
+phead:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   R13, R9
+	MOVQ   DI, R10
+	LEAQ   (DI)(BX*1), R11
+	MOVQ   DX, R12
+
+hpblk:
+	VMOVUPS      (R9), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R11), Y8, Y4
+	VMOVUPS      32(R9), Y9
+	VFMADD231PS  32(R10), Y9, Y1
+	VFMADD231PS  32(R11), Y9, Y5
+	VMOVUPS      64(R9), Y10
+	VFMADD231PS  64(R10), Y10, Y2
+	VFMADD231PS  64(R11), Y10, Y6
+	VMOVUPS      96(R9), Y11
+	VFMADD231PS  96(R10), Y11, Y3
+	VFMADD231PS  96(R11), Y11, Y7
+	ADDQ         $0x80, R9
+	ADDQ         $0x80, R10
+	ADDQ         $0x80, R11
+	SUBQ         $0x20, R12
+	JNZ          hpblk
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X9
+	VADDPS       X9, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMULSS       X15, X0, X0
+	VMULSS       X15, X4, X4
+	VMOVSS       X0, (R14)
+	VMOVSS       X4, 4(R14)
+	ADDQ         qStride+8(FP), R13
+	ADDQ         outStride+72(FP), R14
+	DECQ         AX
+	JNZ          phead
+	ADDQ         $0x08, R8
+	LEAQ         (DI)(BX*2), DI
+	SUBQ         $0x02, CX
+	JMP          hpairs
+
+hsingle:
+	TESTQ CX, CX
+	JZ    hdone
+	MOVQ  SI, R13
+	MOVQ  R8, R14
+	MOVQ  nh+16(FP), AX
+
+shead:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   R13, R9
+	MOVQ   DI, R10
+	MOVQ   DX, R12
+
+hsblk:
+	VMOVUPS      (R9), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VMOVUPS      32(R9), Y9
+	VFMADD231PS  32(R10), Y9, Y1
+	VMOVUPS      64(R9), Y10
+	VFMADD231PS  64(R10), Y10, Y2
+	VMOVUPS      96(R9), Y11
+	VFMADD231PS  96(R10), Y11, Y3
+	ADDQ         $0x80, R9
+	ADDQ         $0x80, R10
+	SUBQ         $0x20, R12
+	JNZ          hsblk
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMULSS       X15, X0, X0
+	VMOVSS       X0, (R14)
+	ADDQ         qStride+8(FP), R13
+	ADDQ         outStride+72(FP), R14
+	DECQ         AX
+	JNZ          shead
+
+hdone:
+	VZEROUPPER
+	RET
+
+// func attnAccumHeadsAVX2(acc *float32, nh int, d int, lanes int, lane0 int, s *float32, sStride int, v *float32, stride int, n int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·attnAccumHeadsAVX2(SB), NOSPLIT, $0-80
+	MOVQ  sStride+48(FP), CX
+	MOVQ  lanes+24(FP), R8
+	MOVQ  R8, DI
+	IMULQ stride+64(FP), DI
+	MOVQ  R8, SI
+	IMULQ d+16(FP), SI
+	SHLQ  $0x02, R8
+	MOVQ  lane0+32(FP), R11
+	IMULQ d+16(FP), R11
+	ADDQ  acc+0(FP), R11
+	XORQ  R10, R10
+
+alane:
+	CMPQ R10, n+72(FP)
+	JAE  adone
+	CMPQ R10, lanes+24(FP)
+	JAE  adone
+	LEAQ 1(R10), AX
+	CMPQ AX, lanes+24(FP)
+	JAE  apfdone
+
+apfrow:
+	CMPQ  AX, n+72(FP)
+	JAE   apfdone
+	MOVQ  stride+64(FP), DX
+	IMULQ AX, DX
+	ADDQ  v+56(FP), DX
+	XORQ  R9, R9
+
+apfline:
+	PREFETCHT0 (DX)(R9*1)
+	ADDQ       $0x40, R9
+	CMPQ       R9, d+16(FP)
+	JB         apfline
+	ADDQ       lanes+24(FP), AX
+	JMP        apfrow
+
+apfdone:
+	MOVQ R11, R13
+	MOVQ s+40(FP), R14
+	MOVQ nh+8(FP), R12
+
+ahead:
+	CMPQ R12, $0x02
+	JB   aone
+	XORQ R9, R9
+
+apchunk:
+	VMOVUPS (R13)(R9*1), Y0
+	VMOVUPS 32(R13)(R9*1), Y1
+	VMOVUPS 64(R13)(R9*1), Y2
+	VMOVUPS 96(R13)(R9*1), Y3
+	LEAQ    (R13)(SI*1), DX
+	VMOVUPS (DX)(R9*1), Y4
+	VMOVUPS 32(DX)(R9*1), Y5
+	VMOVUPS 64(DX)(R9*1), Y6
+	VMOVUPS 96(DX)(R9*1), Y7
+	MOVQ    R10, AX
+	LEAQ    (R14)(R10*4), BX
+	MOVQ    stride+64(FP), DX
+	IMULQ   R10, DX
+	ADDQ    v+56(FP), DX
+	ADDQ    R9, DX
+
+aprow:
+	VMOVUPS      (DX), Y8
+	VMOVUPS      32(DX), Y9
+	VMOVUPS      64(DX), Y10
+	VMOVUPS      96(DX), Y11
+	VBROADCASTSS (BX), Y12
+	VBROADCASTSS (BX)(CX*1), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y8, Y13, Y4
+	VFMADD231PS  Y9, Y12, Y1
+	VFMADD231PS  Y9, Y13, Y5
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y12, Y3
+	VFMADD231PS  Y11, Y13, Y7
+	ADDQ         R8, BX
+	ADDQ         DI, DX
+	ADDQ         lanes+24(FP), AX
+	CMPQ         AX, n+72(FP)
+	JB           aprow
+	VMOVUPS      Y0, (R13)(R9*1)
+	VMOVUPS      Y1, 32(R13)(R9*1)
+	VMOVUPS      Y2, 64(R13)(R9*1)
+	VMOVUPS      Y3, 96(R13)(R9*1)
+	LEAQ         (R13)(SI*1), DX
+	VMOVUPS      Y4, (DX)(R9*1)
+	VMOVUPS      Y5, 32(DX)(R9*1)
+	VMOVUPS      Y6, 64(DX)(R9*1)
+	VMOVUPS      Y7, 96(DX)(R9*1)
+	ADDQ         $0x80, R9
+	CMPQ         R9, d+16(FP)
+	JB           apchunk
+	LEAQ         (R13)(SI*2), R13
+	LEAQ         (R14)(CX*2), R14
+	SUBQ         $0x02, R12
+	JMP          ahead
+
+aone:
+	TESTQ R12, R12
+	JZ    anext
+	XORQ  R9, R9
+
+aschunk:
+	VMOVUPS (R13)(R9*1), Y0
+	VMOVUPS 32(R13)(R9*1), Y1
+	VMOVUPS 64(R13)(R9*1), Y2
+	VMOVUPS 96(R13)(R9*1), Y3
+	MOVQ    R10, AX
+	LEAQ    (R14)(R10*4), BX
+	MOVQ    stride+64(FP), DX
+	IMULQ   R10, DX
+	ADDQ    v+56(FP), DX
+	ADDQ    R9, DX
+
+asrow:
+	VBROADCASTSS (BX), Y12
+	VFMADD231PS  (DX), Y12, Y0
+	VFMADD231PS  32(DX), Y12, Y1
+	VFMADD231PS  64(DX), Y12, Y2
+	VFMADD231PS  96(DX), Y12, Y3
+	ADDQ         R8, BX
+	ADDQ         DI, DX
+	ADDQ         lanes+24(FP), AX
+	CMPQ         AX, n+72(FP)
+	JB           asrow
+	VMOVUPS      Y0, (R13)(R9*1)
+	VMOVUPS      Y1, 32(R13)(R9*1)
+	VMOVUPS      Y2, 64(R13)(R9*1)
+	VMOVUPS      Y3, 96(R13)(R9*1)
+	ADDQ         $0x80, R9
+	CMPQ         R9, d+16(FP)
+	JB           aschunk
+
+anext:
+	ADDQ d+16(FP), R11
+	MOVQ acc+0(FP), DX
+	ADDQ SI, DX
+	CMPQ R11, DX
+	JB   anowrap
+	MOVQ acc+0(FP), R11
+
+anowrap:
+	INCQ R10
+	JMP  alane
+
+adone:
+	VZEROUPPER
+	RET
+
 // func dotF32GGMLAVX2(a *float32, b *float32, n int) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotF32GGMLAVX2(SB), NOSPLIT, $0-28

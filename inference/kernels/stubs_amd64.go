@@ -207,6 +207,24 @@ func attnReduce32AVX2(out *float32, acc *float32, d int)
 //go:noescape
 func attnReduce8AVX2(out *float32, acc *float32, d int)
 
+// attnScoresHeadsAVX2 is attnScoresAVX2 for nh heads that share k: head h's q
+// and scores start h·qStride and h·outStride bytes after q and out. Two
+// positions at a time go through every head, so their K rows come from L2
+// once and then from L1; each head's order is attnScoresAVX2's.
+//
+//go:noescape
+func attnScoresHeadsAVX2(q *float32, qStride int, nh int, k *float32, stride int, n int, d int, scale float32, out *float32, outStride int)
+
+// attnAccumHeadsAVX2 is attnAccumAVX2 for nh heads that share v: head h's lane
+// accumulators start h·lanes·d floats after acc, its weights h·sStride bytes
+// after s; d (a multiple of 32 floats) and stride in bytes. For each lane, the
+// heads go in pairs through 32-float chunks: the pair's 2×32 accumulators stay
+// in Y0-Y7 while each of the lane's rows is loaded once into Y8-Y11 for both,
+// rows in order. A lane's rows are few enough to stay in L1 across the heads.
+//
+//go:noescape
+func attnAccumHeadsAVX2(acc *float32, nh int, d int, lanes int, lane0 int, s *float32, sStride int, v *float32, stride int, n int)
+
 // dotF32GGMLAVX2 is ggml_vec_dot_f32: blocks of 32 into four FMA accumulators, reduced
 // (0+2)+(1+3), lo+hi, two VHADDPS; then the n%32 leftovers by scalar FMA.
 //

@@ -257,3 +257,263 @@ func attnReduce8() {
 	VZEROUPPER()
 	RET()
 }
+
+func attnScoresHeads() {
+	TEXT("attnScoresHeadsAVX2", NOSPLIT, "func(q *float32, qStride, nh int, k *float32, stride, n, d int, scale float32, out *float32, outStride int)")
+	Pragma("noescape")
+	Doc("attnScoresHeadsAVX2 is attnScoresAVX2 for nh heads that share k: head h's q",
+		"and scores start h·qStride and h·outStride bytes after q and out. Two",
+		"positions at a time go through every head, so their K rows come from L2",
+		"once and then from L1; each head's order is attnScoresAVX2's.")
+	q, k, stride, n, d, out := RSI, RDI, RBX, RCX, RDX, R8
+	qp, kp, kp2, left, qh, oh, hleft := R9, R10, R11, R12, R13, R14, RAX
+	Load(Param("q"), q)
+	Load(Param("k"), k)
+	Load(Param("stride"), stride)
+	Load(Param("n"), n)
+	Load(Param("d"), d)
+	VMOVSS(paramAddr(Param("scale")), X15)
+	Load(Param("out"), out)
+	qv := []VecPhysical{Y8, Y9, Y10, Y11}
+	accA := []VecPhysical{Y0, Y1, Y2, Y3} // position i
+	accB := []VecPhysical{Y4, Y5, Y6, Y7} // position i+1
+
+	Label("hpairs")
+	CMPQ(n, U8(2))
+	JB(LabelRef("hsingle"))
+	// Prefetch the rows eight positions ahead: for a long context they come
+	// from L3 or DRAM, and the heads' work on a pair hides their latency.
+	LEAQ(Mem{Base: k, Index: stride, Scale: 8}, kp)
+	LEAQ(Mem{Base: kp, Index: stride, Scale: 1}, kp2)
+	MOVQ(d, left)
+	Label("hpf")
+	PREFETCHT0(Mem{Base: kp})
+	PREFETCHT0(Mem{Base: kp2})
+	ADDQ(U8(64), kp)
+	ADDQ(U8(64), kp2)
+	SUBQ(U8(16), left)
+	JNZ(LabelRef("hpf"))
+	MOVQ(q, qh)
+	MOVQ(out, oh)
+	MOVQ(paramAddr(Param("nh")), hleft)
+	Label("phead")
+	for _, a := range append(accA, accB...) {
+		VXORPS(a, a, a)
+	}
+	MOVQ(qh, qp)
+	MOVQ(k, kp)
+	LEAQ(Mem{Base: k, Index: stride, Scale: 1}, kp2)
+	MOVQ(d, left)
+	Label("hpblk")
+	for i, v := range qv {
+		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
+		VFMADD231PS(Mem{Base: kp2, Disp: 32 * i}, v, accB[i])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(128), kp)
+	ADDQ(U8(128), kp2)
+	SUBQ(U8(32), left)
+	JNZ(LabelRef("hpblk"))
+	reduce32([4]VecPhysical(accA), Y8)
+	reduce32([4]VecPhysical(accB), Y9)
+	VMULSS(X15, X0, X0)
+	VMULSS(X15, X4, X4)
+	VMOVSS(X0, Mem{Base: oh})
+	VMOVSS(X4, Mem{Base: oh, Disp: 4})
+	ADDQ(paramAddr(Param("qStride")), qh)
+	ADDQ(paramAddr(Param("outStride")), oh)
+	DECQ(hleft)
+	JNZ(LabelRef("phead"))
+	ADDQ(U8(8), out)
+	LEAQ(Mem{Base: k, Index: stride, Scale: 2}, k)
+	SUBQ(U8(2), n)
+	JMP(LabelRef("hpairs"))
+
+	Label("hsingle")
+	TESTQ(n, n)
+	JZ(LabelRef("hdone"))
+	MOVQ(q, qh)
+	MOVQ(out, oh)
+	MOVQ(paramAddr(Param("nh")), hleft)
+	Label("shead")
+	for _, a := range accA {
+		VXORPS(a, a, a)
+	}
+	MOVQ(qh, qp)
+	MOVQ(k, kp)
+	MOVQ(d, left)
+	Label("hsblk")
+	for i, v := range qv {
+		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
+	}
+	ADDQ(U8(128), qp)
+	ADDQ(U8(128), kp)
+	SUBQ(U8(32), left)
+	JNZ(LabelRef("hsblk"))
+	reduce32([4]VecPhysical(accA), Y8)
+	VMULSS(X15, X0, X0)
+	VMOVSS(X0, Mem{Base: oh})
+	ADDQ(paramAddr(Param("qStride")), qh)
+	ADDQ(paramAddr(Param("outStride")), oh)
+	DECQ(hleft)
+	JNZ(LabelRef("shead"))
+
+	Label("hdone")
+	VZEROUPPER()
+	RET()
+}
+
+func attnAccumHeads() {
+	TEXT("attnAccumHeadsAVX2", NOSPLIT, "func(acc *float32, nh, d, lanes, lane0 int, s *float32, sStride int, v *float32, stride, n int)")
+	Pragma("noescape")
+	Doc("attnAccumHeadsAVX2 is attnAccumAVX2 for nh heads that share v: head h's lane",
+		"accumulators start h·lanes·d floats after acc, its weights h·sStride bytes",
+		"after s; d (a multiple of 32 floats) and stride in bytes. For each lane, the",
+		"heads go in pairs through 32-float chunks: the pair's 2×32 accumulators stay",
+		"in Y0-Y7 while each of the lane's rows is loaded once into Y8-Y11 for both,",
+		"rows in order. A lane's rows are few enough to stay in L1 across the heads.")
+	i, sp, sStride, vp, hstride, laneStep, lanes4 := RAX, RBX, RCX, RDX, RSI, RDI, R8
+	c, i0, laneAcc, hleft, accH, sH := R9, R10, R11, R12, R13, R14
+	Load(Param("sStride"), sStride)
+	Load(Param("lanes"), lanes4)
+	MOVQ(lanes4, laneStep)
+	IMULQ(paramAddr(Param("stride")), laneStep) // bytes from a lane's row to its next
+	MOVQ(lanes4, hstride)
+	IMULQ(paramAddr(Param("d")), hstride) // bytes from a head's accumulators to the next
+	SHLQ(U8(2), lanes4)
+	// laneAcc = acc + lane0·d: the accumulators of row i0's lane.
+	Load(Param("lane0"), laneAcc)
+	IMULQ(paramAddr(Param("d")), laneAcc)
+	ADDQ(paramAddr(Param("acc")), laneAcc)
+	XORQ(i0, i0)
+
+	accA := []VecPhysical{Y0, Y1, Y2, Y3}
+	accB := []VecPhysical{Y4, Y5, Y6, Y7}
+	vv := []VecPhysical{Y8, Y9, Y10, Y11}
+
+	Label("alane")
+	CMPQ(i0, paramAddr(Param("n")))
+	JAE(LabelRef("adone"))
+	CMPQ(i0, paramAddr(Param("lanes")))
+	JAE(LabelRef("adone"))
+	// Prefetch the next lane's rows (i0+1, +lanes, ...): they are far apart
+	// in memory, too far for the hardware prefetcher to guess.
+	LEAQ(Mem{Base: i0, Disp: 1}, i)
+	CMPQ(i, paramAddr(Param("lanes")))
+	JAE(LabelRef("apfdone"))
+	Label("apfrow")
+	CMPQ(i, paramAddr(Param("n")))
+	JAE(LabelRef("apfdone"))
+	MOVQ(paramAddr(Param("stride")), vp)
+	IMULQ(i, vp)
+	ADDQ(paramAddr(Param("v")), vp)
+	XORQ(c, c)
+	Label("apfline")
+	PREFETCHT0(Mem{Base: vp, Index: c, Scale: 1})
+	ADDQ(U8(64), c)
+	CMPQ(c, paramAddr(Param("d")))
+	JB(LabelRef("apfline"))
+	ADDQ(paramAddr(Param("lanes")), i)
+	JMP(LabelRef("apfrow"))
+	Label("apfdone")
+	MOVQ(laneAcc, accH)
+	Load(Param("s"), sH)
+	MOVQ(paramAddr(Param("nh")), hleft)
+
+	Label("ahead")
+	CMPQ(hleft, U8(2))
+	JB(LabelRef("aone"))
+	XORQ(c, c)
+	Label("apchunk")
+	for j, a := range accA {
+		VMOVUPS(Mem{Base: accH, Index: c, Scale: 1, Disp: 32 * j}, a)
+	}
+	LEAQ(Mem{Base: accH, Index: hstride, Scale: 1}, vp)
+	for j, a := range accB {
+		VMOVUPS(Mem{Base: vp, Index: c, Scale: 1, Disp: 32 * j}, a)
+	}
+	MOVQ(i0, i)
+	LEAQ(Mem{Base: sH, Index: i0, Scale: 4}, sp)
+	MOVQ(paramAddr(Param("stride")), vp)
+	IMULQ(i0, vp)
+	ADDQ(paramAddr(Param("v")), vp)
+	ADDQ(c, vp)
+	Label("aprow")
+	for j, x := range vv {
+		VMOVUPS(Mem{Base: vp, Disp: 32 * j}, x)
+	}
+	VBROADCASTSS(Mem{Base: sp}, Y12)
+	VBROADCASTSS(Mem{Base: sp, Index: sStride, Scale: 1}, Y13)
+	for j, x := range vv {
+		VFMADD231PS(x, Y12, accA[j])
+		VFMADD231PS(x, Y13, accB[j])
+	}
+	ADDQ(lanes4, sp)
+	ADDQ(laneStep, vp)
+	ADDQ(paramAddr(Param("lanes")), i)
+	CMPQ(i, paramAddr(Param("n")))
+	JB(LabelRef("aprow"))
+	for j, a := range accA {
+		VMOVUPS(a, Mem{Base: accH, Index: c, Scale: 1, Disp: 32 * j})
+	}
+	LEAQ(Mem{Base: accH, Index: hstride, Scale: 1}, vp)
+	for j, a := range accB {
+		VMOVUPS(a, Mem{Base: vp, Index: c, Scale: 1, Disp: 32 * j})
+	}
+	ADDQ(U8(128), c)
+	CMPQ(c, paramAddr(Param("d")))
+	JB(LabelRef("apchunk"))
+	LEAQ(Mem{Base: accH, Index: hstride, Scale: 2}, accH)
+	LEAQ(Mem{Base: sH, Index: sStride, Scale: 2}, sH)
+	SUBQ(U8(2), hleft)
+	JMP(LabelRef("ahead"))
+
+	Label("aone")
+	TESTQ(hleft, hleft)
+	JZ(LabelRef("anext"))
+	XORQ(c, c)
+	Label("aschunk")
+	for j, a := range accA {
+		VMOVUPS(Mem{Base: accH, Index: c, Scale: 1, Disp: 32 * j}, a)
+	}
+	MOVQ(i0, i)
+	LEAQ(Mem{Base: sH, Index: i0, Scale: 4}, sp)
+	MOVQ(paramAddr(Param("stride")), vp)
+	IMULQ(i0, vp)
+	ADDQ(paramAddr(Param("v")), vp)
+	ADDQ(c, vp)
+	Label("asrow")
+	VBROADCASTSS(Mem{Base: sp}, Y12)
+	for j, a := range accA {
+		VFMADD231PS(Mem{Base: vp, Disp: 32 * j}, Y12, a)
+	}
+	ADDQ(lanes4, sp)
+	ADDQ(laneStep, vp)
+	ADDQ(paramAddr(Param("lanes")), i)
+	CMPQ(i, paramAddr(Param("n")))
+	JB(LabelRef("asrow"))
+	for j, a := range accA {
+		VMOVUPS(a, Mem{Base: accH, Index: c, Scale: 1, Disp: 32 * j})
+	}
+	ADDQ(U8(128), c)
+	CMPQ(c, paramAddr(Param("d")))
+	JB(LabelRef("aschunk"))
+
+	Label("anext")
+	// Next row's lane: one lane further, wrapping from lanes-1 to 0.
+	ADDQ(paramAddr(Param("d")), laneAcc)
+	Load(Param("acc"), vp)
+	ADDQ(hstride, vp)
+	CMPQ(laneAcc, vp)
+	JB(LabelRef("anowrap"))
+	Load(Param("acc"), laneAcc)
+	Label("anowrap")
+	INCQ(i0)
+	JMP(LabelRef("alane"))
+
+	Label("adone")
+	VZEROUPPER()
+	RET()
+}

@@ -57,6 +57,8 @@ func main() {
 	attnAccum()
 	attnReduce32()
 	attnReduce8()
+	attnScoresHeads()
+	attnAccumHeads()
 	dotF32GGML()
 	sgemmDotF32()
 	softmaxGroups()
