@@ -289,7 +289,11 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 		}
 	}
 	s.weightBytes += int64(W.Bytes())
-	s.m.exec.For(W.Rows, max(8, W.Rows/(8*s.m.exec.Threads())), t)
+	// Chunks of about fusedChunkBytes, as in runFused: long enough streams,
+	// and short enough that the workers finish together (the lm_head, 131
+	// MB in the 4B, made 16 chunks of 8 MB before, and a worker could wait
+	// half a millisecond for the other's last one).
+	s.m.exec.For(W.Rows, max(8, fusedChunkBytes/max(W.RowBytes, 1)), t)
 	t.W, t.out = nil, nil
 }
 
