@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"smallthinker/weights/experts"
+	"smallthinker/weights/gguf"
 	"smallthinker/weights/quant"
 )
 
@@ -317,9 +318,11 @@ func (t *gateUpTask) Run(worker, lo, hi int) {
 		n := len(t.s.expTok[j.e])
 		gate, up := t.gate[j.row:j.row+n], t.up[j.row:j.row+n]
 		gemmRows(&j.gate, t.gx[i], t.gaux[i], gate, a, b, false)
-		if n == 1 && !j.up.Packed {
+		if n == 1 && upRowsGather && !j.up.Packed && (j.up.Type == gguf.Q4_0 || j.up.Type == gguf.Q8_0) {
 			// One token (decode): its active rows, scattered, in one call
-			// that fetches the next rows while it computes these.
+			// that fetches the next rows while it computes these. (Only
+			// for the types whose Gemv rounds as gemmRows does: float
+			// weights take ggml's order there.)
 			rows := t.rows[worker][:0]
 			for r, g := range gate[0][a:b] {
 				if g > 0 {
@@ -342,6 +345,10 @@ func (t *gateUpTask) Run(worker, lo, hi int) {
 		}
 	}
 }
+
+// upRowsGather lets a decode step's active up rows go to kernels.GemvRows;
+// tests turn it off to compare with the general path.
+var upRowsGather = true
 
 // acts converts xs to W's activation type (now, not inside the parallel run).
 func (t *gateUpTask) acts(W *Matrix, xs []*actRow) [][]byte {
