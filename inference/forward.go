@@ -155,7 +155,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 		s.fused.reset(T > 1)
 		s.fused.add(&l.router, s.rin[:T], s.rlog[:T], 0, l.router.Rows)
 		s.fused.add(&l.q, s.norm[:T], s.q[:T], 0, l.q.Rows)
-		s.fused.add(&l.k, s.norm[:T], s.k[:T], 0, l.k.Rows) // not addSame: K and V may take another activation type than Q (Q4_K_M: Q4_K q, Q8_0 k)
+		s.fused.add(&l.k, s.norm[:T], s.k[:T], 0, l.k.Rows) // K and V may take another activation type than Q (Q4_K_M: Q4_K q, Q8_0 k)
 		s.fused.add(&l.v, s.norm[:T], s.v[:T], 0, l.v.Rows)
 		s.runFused()
 		for t := 0; t < T; t++ {
@@ -278,16 +278,10 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	if len(xs) == 0 {
 		return
 	}
-	vd, _ := quant.VecDotFor(W.Type) // checked at load
 	t := &s.mm
 	t.W, t.out, t.sgemm = W, out, sgemm
-	t.xb, t.aux = t.xb[:0], t.aux[:0]
-	for _, x := range xs {
-		t.xb = append(t.xb, x.as(vd.Act, vd))
-		if W.Packed {
-			t.aux = append(t.aux, x.q8Aux())
-		}
-	}
+	t.buf.reset()
+	t.xb, t.aux = t.buf.forms(W, xs), t.buf.auxs(W, xs)
 	s.weightBytes += int64(W.Bytes())
 	// Chunks of about fusedChunkBytes, as in runFused: long enough streams,
 	// and short enough that the workers finish together (the lm_head, 131
@@ -300,6 +294,7 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 type matmulTask struct {
 	W     *Matrix
 	sgemm bool
+	buf   actBuf
 	xb    [][]byte
 	aux   [][]byte // Q8_0Aux of each activation, for a packed W
 	out   [][]float32
@@ -358,16 +353,10 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 	if len(xs) == 0 || len(runs) == 0 {
 		return
 	}
-	vd, _ := quant.VecDotFor(W.Type)
 	t := &s.mr
 	t.W, t.runs, t.out = W, runs, out
-	t.xb, t.aux = t.xb[:0], t.aux[:0]
-	for _, x := range xs {
-		t.xb = append(t.xb, x.as(vd.Act, vd))
-		if W.Packed {
-			t.aux = append(t.aux, x.q8Aux())
-		}
-	}
+	t.buf.reset()
+	t.xb, t.aux = t.buf.forms(W, xs), t.buf.auxs(W, xs)
 	for _, r := range runs {
 		s.weightBytes += int64(r[1]-r[0]) * int64(W.RowBytes)
 	}
@@ -378,6 +367,7 @@ func (s *state) matmulRuns(W *Matrix, xs []*actRow, out [][]float32, runs [][2]i
 type runsTask struct {
 	W    *Matrix
 	runs [][2]int32 // whole groups of four rows for a packed W
+	buf  actBuf
 	xb   [][]byte
 	aux  [][]byte
 	out  [][]float32

@@ -6,7 +6,6 @@ import (
 
 	"smallthinker/weights/experts"
 	"smallthinker/weights/gguf"
-	"smallthinker/weights/quant"
 )
 
 // A decode step runs hundreds of small mat-vecs (Q, K, V, and gate, up and
@@ -30,13 +29,13 @@ type mmSeg struct {
 type fusedTask struct {
 	segs  []mmSeg
 	n     int // fused rows
-	xb    []([]byte)
-	aux   []([]byte)
+	buf   actBuf
 	sgemm bool
 }
 
 func (t *fusedTask) reset(sgemm bool) {
-	t.segs, t.xb, t.aux, t.n, t.sgemm = t.segs[:0], t.xb[:0], t.aux[:0], 0, sgemm
+	t.segs, t.n, t.sgemm = t.segs[:0], 0, sgemm
+	t.buf.reset()
 }
 
 // align starts a packed matrix's segment on a multiple of 4 in the fused
@@ -54,35 +53,9 @@ func (t *fusedTask) add(W *Matrix, xs []*actRow, out [][]float32, r0, r1 int) {
 	if r1 <= r0 || len(xs) == 0 {
 		return
 	}
-	vd, _ := quant.VecDotFor(W.Type) // checked at load
-	first := len(t.xb)
-	for _, x := range xs {
-		t.xb = append(t.xb, x.as(vd.Act, vd))
-	}
-	var aux [][]byte
-	if W.Packed {
-		firstAux := len(t.aux)
-		for _, x := range xs {
-			t.aux = append(t.aux, x.q8Aux())
-		}
-		aux = t.aux[firstAux:len(t.aux):len(t.aux)]
-	}
+	xb, aux := t.buf.forms(W, xs), t.buf.auxs(W, xs)
 	t.align(W)
-	t.segs = append(t.segs, mmSeg{W: W, xb: t.xb[first:len(t.xb):len(t.xb)], aux: aux, out: out, r0: r0, r1: r1, start: t.n})
-	t.n += r1 - r0
-}
-
-// addSame is add for rows that reuse the previous segment's activations.
-func (t *fusedTask) addSame(W *Matrix, out [][]float32, r0, r1 int) {
-	if r1 <= r0 || len(t.segs) == 0 {
-		return
-	}
-	prev := t.segs[len(t.segs)-1]
-	if W.Packed != prev.W.Packed {
-		panic("inference: addSame mixes packed and plain matrices")
-	}
-	t.align(W)
-	t.segs = append(t.segs, mmSeg{W: W, xb: prev.xb, aux: prev.aux, out: out, r0: r0, r1: r1, start: t.n})
+	t.segs = append(t.segs, mmSeg{W: W, xb: xb, aux: aux, out: out, r0: r0, r1: r1, start: t.n})
 	t.n += r1 - r0
 }
 
@@ -252,7 +225,7 @@ type gateUpTask struct {
 	n, F, unit int
 	runs       [][][2]int32 // per worker scratch
 	rows       [][]int32    // per worker scratch
-	buf        [][]byte     // backing of gx, gaux, ux, uaux
+	buf        actBuf       // backing of gx, gaux, ux, uaux
 	gate, up   [][]float32
 	act        []*actRow
 }
@@ -264,7 +237,8 @@ func (s *state) runGateUp(jobs []expertJob) {
 	t := &s.gu
 	threads := s.m.exec.Threads()
 	t.s, t.jobs, t.F, t.n = s, jobs, F, 0
-	t.start, t.gx, t.gaux, t.ux, t.uaux, t.buf = t.start[:0], t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0], t.buf[:0]
+	t.start, t.gx, t.gaux, t.ux, t.uaux = t.start[:0], t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0]
+	t.buf.reset()
 	t.gate, t.up, t.act = s.js.gate, s.js.up, s.js.act
 	for len(t.upRows) < threads {
 		t.upRows = append(t.upRows, [8]int64{})
@@ -282,10 +256,10 @@ func (s *state) runGateUp(jobs []expertJob) {
 			t.unit = 4
 		}
 		xs := s.gatherNorm(s.expTok[j.e])
-		t.gx = append(t.gx, t.acts(&j.gate, xs))
-		t.gaux = append(t.gaux, t.auxs(&j.gate, xs))
-		t.ux = append(t.ux, t.acts(&j.up, xs))
-		t.uaux = append(t.uaux, t.auxs(&j.up, xs))
+		t.gx = append(t.gx, t.buf.forms(&j.gate, xs))
+		t.gaux = append(t.gaux, t.buf.auxs(&j.gate, xs))
+		t.ux = append(t.ux, t.buf.forms(&j.up, xs))
+		t.uaux = append(t.uaux, t.buf.auxs(&j.up, xs))
 		t.start = append(t.start, t.n)
 		t.n += (F + 3) &^ 3
 		gateBytes += F * j.gate.RowBytes
@@ -349,25 +323,3 @@ func (t *gateUpTask) Run(worker, lo, hi int) {
 // upRowsGather lets a decode step's active up rows go to kernels.GemvRows;
 // tests turn it off to compare with the general path.
 var upRowsGather = true
-
-// acts converts xs to W's activation type (now, not inside the parallel run).
-func (t *gateUpTask) acts(W *Matrix, xs []*actRow) [][]byte {
-	vd, _ := quant.VecDotFor(W.Type) // checked at load
-	first := len(t.buf)
-	for _, x := range xs {
-		t.buf = append(t.buf, x.as(vd.Act, vd))
-	}
-	return t.buf[first:len(t.buf):len(t.buf)]
-}
-
-// auxs returns the Q8_0Aux of xs for a packed W, nil otherwise.
-func (t *gateUpTask) auxs(W *Matrix, xs []*actRow) [][]byte {
-	if !W.Packed {
-		return nil
-	}
-	first := len(t.buf)
-	for _, x := range xs {
-		t.buf = append(t.buf, x.q8Aux())
-	}
-	return t.buf[first:len(t.buf):len(t.buf)]
-}

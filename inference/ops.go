@@ -45,6 +45,36 @@ func (a *actRow) q8Aux() []byte {
 	return a.aux
 }
 
+// actBuf holds the byte rows that mat-muls read: each activation in the
+// form a weight type consumes (computed once per actRow and shared), and the
+// Q8_0Aux that packed Q4_0 weights also read. Reset it per parallel pass.
+type actBuf struct{ b [][]byte }
+
+func (a *actBuf) reset() { a.b = a.b[:0] }
+
+// forms appends xs in the form W's kernels read and returns those entries.
+func (a *actBuf) forms(W *Matrix, xs []*actRow) [][]byte {
+	vd, _ := quant.VecDotFor(W.Type) // checked at load
+	first := len(a.b)
+	for _, x := range xs {
+		a.b = append(a.b, x.as(vd.Act, vd))
+	}
+	return a.b[first:len(a.b):len(a.b)]
+}
+
+// auxs appends the Q8_0Aux of xs for a packed W and returns those entries
+// (nil for other matrices).
+func (a *actBuf) auxs(W *Matrix, xs []*actRow) [][]byte {
+	if !W.Packed {
+		return nil
+	}
+	first := len(a.b)
+	for _, x := range xs {
+		a.b = append(a.b, x.q8Aux())
+	}
+	return a.b[first:len(a.b):len(a.b)]
+}
+
 // as returns the row converted to activation type t.
 func (a *actRow) as(t gguf.TensorType, vd *quant.VecDot) []byte {
 	if a.ok[t] {
