@@ -1,57 +1,16 @@
 package kernels
 
 // Attention kernels in the reference engine's float order (see the inference
-// package's ggmlorder.go): whole runs of KV positions of one head per call,
-// so that the per-position cost is a few vector instructions rather than a
-// call. Each exists in assembly (amd64, AVX2+FMA) and in plain Go (purego,
-// arm64, CPUs without AVX2) with bit-identical results.
+// package's ggmlorder.go): whole runs of KV positions for all query heads of
+// one KV head per call, so that the per-position cost is a few vector
+// instructions rather than a call, and each K/V row is read once for all the
+// heads. Each exists in assembly (amd64, AVX2+FMA) and in plain Go (purego,
+// arm64, CPUs without AVX2) with bit-identical results; the plain-Go
+// single-head versions below (attnScoresGo, attnAccumGo) spell out the order.
 
 // attnCallElems bounds the multiply-adds of one assembly call, which the Go
 // scheduler cannot preempt; longer runs are split into several calls.
 const attnCallElems = 1 << 17
-
-// AttnScores sets out[i] = float32(dot(k[i*stride : i*stride+len(q)], q) * scale)
-// for every i < len(out), each dot being ggml_vec_dot_f32 (DotF32GGML's order).
-func AttnScores(q, k []float32, stride int, scale float32, out []float32) {
-	n, d := len(out), len(q)
-	if n == 0 {
-		return
-	}
-	if len(k) < (n-1)*stride+d || stride < d {
-		panic("kernels: AttnScores: k is too short")
-	}
-	run := max(1, attnCallElems/max(d, 1))
-	for i := 0; i < n; i += run {
-		m := min(run, n-i)
-		if !attnScores(q, k[i*stride:], stride, scale, out[i:i+m]) {
-			attnScoresGo(q, k[i*stride:], stride, scale, out[i:i+m])
-		}
-	}
-}
-
-// AttnAccum adds the weighted rows s[i]·v[i*stride : i*stride+d] into the lane
-// accumulators acc[l*d : (l+1)*d], l = (lane0+i) % lanes, one FMA per element
-// (rounded once), the rows of each lane taken in order i = 0, 1, ... This is
-// the lane structure of a dot product over positions with lanes accumulator
-// lanes (32 for ggml_vec_dot_f32, 8 for tinyBLAS), done for d dot products at
-// once. acc must hold lanes·d floats.
-func AttnAccum(acc []float32, d, lanes, lane0 int, s, v []float32, stride int) {
-	n := len(s)
-	if n == 0 {
-		return
-	}
-	if lanes <= 0 || lane0 < 0 || lane0 >= lanes || len(acc) < lanes*d || len(v) < (n-1)*stride+d || stride < d {
-		panic("kernels: AttnAccum: bad arguments")
-	}
-	run := max(1, attnCallElems/max(d, 1))
-	for i := 0; i < n; i += run {
-		m := min(run, n-i)
-		l0 := (lane0 + i) % lanes
-		if !attnAccum(acc, d, lanes, l0, s[i:i+m], v[i*stride:], stride) {
-			attnAccumGo(acc, d, lanes, l0, s[i:i+m], v[i*stride:], stride)
-		}
-	}
-}
 
 // AttnReduce sets out[e] to the sum of the lanes accumulators acc[l*len(out)+e]
 // in the order of the matching dot product: GGML_F32_VEC_REDUCE for 32 lanes
@@ -139,11 +98,11 @@ func reduce32(a *[32]float32) float32 {
 	return float32(t0+t1) + float32(t2+t3)
 }
 
-// AttnScoresHeads does AttnScores for nh heads that share the K rows (the
-// query heads of one KV head): for h < nh,
-// AttnScores(q[h*d:(h+1)*d], k, stride, scale, out[h*outStride:h*outStride+n]).
-// Each K row is read once for all heads; every score is bit-identical to
-// AttnScores'.
+// AttnScoresHeads computes the scores of nh query heads that share the K rows
+// (the query heads of one KV head): for h < nh and i < n,
+// out[h*outStride+i] = float32(dot(k[i*stride : i*stride+d], q[h*d : (h+1)*d]) * scale),
+// each dot being ggml_vec_dot_f32 (DotF32GGML's order). Each K row is read
+// once for all heads.
 func AttnScoresHeads(q []float32, nh, d int, k []float32, stride int, scale float32, out []float32, outStride, n int) {
 	if n <= 0 || nh <= 0 {
 		return
@@ -165,10 +124,14 @@ func AttnScoresHeads(q []float32, nh, d int, k []float32, stride int, scale floa
 	}
 }
 
-// AttnAccumHeads does AttnAccum for nh heads that share the V rows: for h < nh,
-// AttnAccum(acc[h*lanes*d:(h+1)*lanes*d], d, lanes, lane0, s[h*sStride:h*sStride+n], v, stride).
-// Each V row is read once for all heads; the results are bit-identical to
-// AttnAccum's.
+// AttnAccumHeads adds, for nh heads that share the V rows, the weighted rows
+// s[h*sStride+i]·v[i*stride : i*stride+d] (i < n) into head h's lane
+// accumulators acc[(h*lanes+l)*d : (h*lanes+l+1)*d], l = (lane0+i) % lanes,
+// one FMA per element (rounded once), the rows of each lane taken in order
+// i = 0, 1, ... This is the lane structure of a dot product over positions
+// with lanes accumulator lanes (32 for ggml_vec_dot_f32, 8 for tinyBLAS),
+// done for d dot products per head at once. acc must hold nh·lanes·d floats;
+// each V row is read once for all heads.
 func AttnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride, n int, v []float32, stride int) {
 	if n <= 0 || nh <= 0 {
 		return

@@ -2,25 +2,8 @@
 
 package kernels
 
-// The assembly takes whole 32-element blocks (scores) and 64-element chunks
-// (accumulation, reduction); other head sizes use the Go versions.
-
-func attnScores(q, k []float32, stride int, scale float32, out []float32) bool {
-	d := len(q)
-	if active == levelGeneric || d == 0 || d%32 != 0 {
-		return false
-	}
-	attnScoresAVX2(&q[0], &k[0], stride*4, len(out), d, scale, &out[0])
-	return true
-}
-
-func attnAccum(acc []float32, d, lanes, lane0 int, s, v []float32, stride int) bool {
-	if active == levelGeneric || d == 0 || d%64 != 0 {
-		return false
-	}
-	attnAccumAVX2(&acc[0], d*4, lanes, lane0, &s[0], &v[0], stride*4, len(s))
-	return true
-}
+// The assembly takes whole 32-element blocks (scores, accumulation) and
+// 8-element groups (reduction); other head sizes use the Go versions.
 
 func attnReduce(out, acc []float32, lanes int) bool {
 	d := len(out)
@@ -43,7 +26,6 @@ func attnScoresHeads(q []float32, nh, d int, k []float32, stride int, scale floa
 	return true
 }
 
-// The multi-head accumulation takes 32-element chunks.
 func attnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride int, v []float32, stride, n int) bool {
 	if active == levelGeneric || d == 0 || d%32 != 0 {
 		return false

@@ -21,7 +21,8 @@
 //	QuantizeQ8_0(x, dst)      activations → Q8_0, bit-identical to quant.QuantizeActQ8_0
 //	Dot, Axpy, Scale, ScaleMul  float32 helpers for attention and norms
 //	DotF32GGML, SgemmDotF32, SoftmaxGroups  ggml's exact float orders (ggml.go)
-//	AttnScores, AttnAccum, AttnReduce  attention over whole runs of KV positions, in the
+//	AttnScoresHeads, AttnAccumHeads, AttnReduce  attention over whole runs of KV
+//	                          positions for all query heads of a KV head, in the
 //	                          reference's float order (attn.go)
 //
 // Q8_0 activations must come from QuantizeQ8_0 (or another quantizer that

@@ -181,20 +181,6 @@ func scaleMulAVX2(dst *float32, x *float32, w *float32, a float32, n int)
 //go:noescape
 func quantizeQ8_0AVX2(x *float32, dst *byte, nb int)
 
-// attnScoresAVX2 sets out[i] = ggml_vec_dot_f32(k+i*stride, q, d) * scale for i < n;
-// stride in bytes, d a multiple of 32. Two positions at a time share the loads of q.
-//
-//go:noescape
-func attnScoresAVX2(q *float32, k *float32, stride int, n int, d int, scale float32, out *float32)
-
-// attnAccumAVX2 adds s[i]·(row i of v) into lane (i+lane0) mod lanes of acc, rows in order;
-// d (a multiple of 64 floats) and stride in bytes. For each 64-float chunk of
-// the head and each lane l, the lane's 64 accumulators stay in Y0-Y7 while
-// its rows i = (l-lane0) mod lanes, +lanes, ... are FMA'd in, in order.
-//
-//go:noescape
-func attnAccumAVX2(acc *float32, d int, lanes int, lane0 int, s *float32, v *float32, stride int, n int)
-
 // attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes
 // acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).
 //
@@ -207,15 +193,17 @@ func attnReduce32AVX2(out *float32, acc *float32, d int)
 //go:noescape
 func attnReduce8AVX2(out *float32, acc *float32, d int)
 
-// attnScoresHeadsAVX2 is attnScoresAVX2 for nh heads that share k: head h's q
-// and scores start h·qStride and h·outStride bytes after q and out. Two
-// positions at a time go through every head, so their K rows come from L2
-// once and then from L1; each head's order is attnScoresAVX2's.
+// attnScoresHeadsAVX2 sets out[h][i] = ggml_vec_dot_f32(k+i*stride, q[h], d) * scale
+// for i < n and h < nh, for nh heads that share k: head h's q and scores start
+// h·qStride and h·outStride bytes after q and out; stride in bytes, d a multiple
+// of 32. Two positions at a time go through every head, sharing the loads of q,
+// so their K rows come from L2 once and then from L1.
 //
 //go:noescape
 func attnScoresHeadsAVX2(q *float32, qStride int, nh int, k *float32, stride int, n int, d int, scale float32, out *float32, outStride int)
 
-// attnAccumHeadsAVX2 is attnAccumAVX2 for nh heads that share v: head h's lane
+// attnAccumHeadsAVX2 adds, for nh heads that share v, s[h][i]·(row i of v) into
+// lane (i+lane0) mod lanes of head h's accumulators, rows in order: head h's lane
 // accumulators start h·lanes·d floats after acc, its weights h·sStride bytes
 // after s; d (a multiple of 32 floats) and stride in bytes. For each lane, the
 // heads go in pairs through 32-float chunks: the pair's 2×32 accumulators stay

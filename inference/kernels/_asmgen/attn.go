@@ -32,155 +32,6 @@ func reduce32(a [4]VecPhysical, t VecPhysical) {
 	VHADDPS(x0, x0, x0)
 }
 
-func attnScores() {
-	TEXT("attnScoresAVX2", NOSPLIT, "func(q, k *float32, stride, n, d int, scale float32, out *float32)")
-	Pragma("noescape")
-	Doc("attnScoresAVX2 sets out[i] = ggml_vec_dot_f32(k+i*stride, q, d) * scale for i < n;",
-		"stride in bytes, d a multiple of 32. Two positions at a time share the loads of q.")
-	q, k, stride, n, d, out := RSI, RDI, RBX, RCX, RDX, R8
-	qp, kp, kp2, left := R9, R10, R11, R12
-	Load(Param("q"), q)
-	Load(Param("k"), k)
-	Load(Param("stride"), stride)
-	Load(Param("n"), n)
-	Load(Param("d"), d)
-	VMOVSS(paramAddr(Param("scale")), X15)
-	Load(Param("out"), out)
-	qv := []VecPhysical{Y8, Y9, Y10, Y11}
-	accA := []VecPhysical{Y0, Y1, Y2, Y3} // position i
-	accB := []VecPhysical{Y4, Y5, Y6, Y7} // position i+1
-
-	Label("pairs")
-	CMPQ(n, U8(2))
-	JB(LabelRef("single"))
-	for _, a := range append(accA, accB...) {
-		VXORPS(a, a, a)
-	}
-	MOVQ(q, qp)
-	MOVQ(k, kp)
-	LEAQ(Mem{Base: k, Index: stride, Scale: 1}, kp2)
-	MOVQ(d, left)
-	Label("pblk")
-	for i, v := range qv {
-		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
-		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
-		VFMADD231PS(Mem{Base: kp2, Disp: 32 * i}, v, accB[i])
-	}
-	ADDQ(U8(128), qp)
-	ADDQ(U8(128), kp)
-	ADDQ(U8(128), kp2)
-	SUBQ(U8(32), left)
-	JNZ(LabelRef("pblk"))
-	reduce32([4]VecPhysical(accA), Y8)
-	reduce32([4]VecPhysical(accB), Y9)
-	VMULSS(X15, X0, X0)
-	VMULSS(X15, X4, X4)
-	VMOVSS(X0, Mem{Base: out})
-	VMOVSS(X4, Mem{Base: out, Disp: 4})
-	ADDQ(U8(8), out)
-	LEAQ(Mem{Base: k, Index: stride, Scale: 2}, k)
-	SUBQ(U8(2), n)
-	JMP(LabelRef("pairs"))
-
-	Label("single")
-	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	for _, a := range accA {
-		VXORPS(a, a, a)
-	}
-	MOVQ(q, qp)
-	MOVQ(k, kp)
-	MOVQ(d, left)
-	Label("sblk")
-	for i, v := range qv {
-		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
-		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
-	}
-	ADDQ(U8(128), qp)
-	ADDQ(U8(128), kp)
-	SUBQ(U8(32), left)
-	JNZ(LabelRef("sblk"))
-	reduce32([4]VecPhysical(accA), Y8)
-	VMULSS(X15, X0, X0)
-	VMOVSS(X0, Mem{Base: out})
-
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-func attnAccum() {
-	TEXT("attnAccumAVX2", NOSPLIT, "func(acc *float32, d, lanes, lane0 int, s, v *float32, stride, n int)")
-	Pragma("noescape")
-	Doc("attnAccumAVX2 adds s[i]·(row i of v) into lane (i+lane0) mod lanes of acc, rows in order;",
-		"d (a multiple of 64 floats) and stride in bytes. For each 64-float chunk of",
-		"the head and each lane l, the lane's 64 accumulators stay in Y0-Y7 while",
-		"its rows i = (l-lane0) mod lanes, +lanes, ... are FMA'd in, in order.")
-	d, lanes, s, v, n, laneStep, off := RDX, RCX, RSI, RDI, RAX, RBX, R8
-	left, first, accp, i, sp, vp := R9, R10, R11, R12, R13, R14
-	Load(Param("d"), d)
-	Load(Param("lanes"), lanes)
-	Load(Param("s"), s)
-	Load(Param("v"), v)
-	Load(Param("n"), n)
-	MOVQ(lanes, laneStep)
-	IMULQ(paramAddr(Param("stride")), laneStep) // bytes from a lane's row to its next
-	XORQ(off, off)                              // byte offset of the chunk in the head
-
-	Label("chunk")
-	Load(Param("acc"), accp)
-	ADDQ(off, accp) // lane 0's accumulators for this chunk
-	MOVQ(lanes, first)
-	SUBQ(paramAddr(Param("lane0")), first) // first row of lane 0: (0-lane0) mod lanes
-	CMPQ(first, lanes)
-	JB(LabelRef("lanesetup"))
-	XORQ(first, first)
-	Label("lanesetup")
-	MOVQ(lanes, left) // lanes left
-
-	acc := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
-	Label("lane")
-	CMPQ(first, n)
-	JAE(LabelRef("nextlane")) // no row for this lane
-	for j, a := range acc {
-		VMOVUPS(Mem{Base: accp, Disp: 32 * j}, a)
-	}
-	MOVQ(first, i)
-	LEAQ(Mem{Base: s, Index: first, Scale: 4}, sp)
-	MOVQ(paramAddr(Param("stride")), vp)
-	IMULQ(first, vp)
-	ADDQ(v, vp)
-	ADDQ(off, vp)
-	Label("row")
-	VBROADCASTSS(Mem{Base: sp}, Y8)
-	for j, a := range acc {
-		VFMADD231PS(Mem{Base: vp, Disp: 32 * j}, Y8, a)
-	}
-	LEAQ(Mem{Base: sp, Index: lanes, Scale: 4}, sp)
-	ADDQ(laneStep, vp)
-	ADDQ(lanes, i)
-	CMPQ(i, n)
-	JB(LabelRef("row"))
-	for j, a := range acc {
-		VMOVUPS(a, Mem{Base: accp, Disp: 32 * j})
-	}
-
-	Label("nextlane")
-	ADDQ(d, accp)
-	INCQ(first)
-	CMPQ(first, lanes)
-	JB(LabelRef("lanedone"))
-	XORQ(first, first)
-	Label("lanedone")
-	DECQ(left)
-	JNZ(LabelRef("lane"))
-	ADDQ(U32(256), off)
-	CMPQ(off, d)
-	JB(LabelRef("chunk"))
-	VZEROUPPER()
-	RET()
-}
-
 func attnReduce32() {
 	TEXT("attnReduce32AVX2", NOSPLIT, "func(out, acc *float32, d int)")
 	Pragma("noescape")
@@ -258,13 +109,72 @@ func attnReduce8() {
 	RET()
 }
 
+// scoresBlock holds the registers of one head's scores for one or two
+// positions: q and out point at the head's query and scores, k at the first
+// position's K row; qp, kp, kp2 and left are scratch.
+type scoresBlock struct {
+	q, k, stride, d, out, qp, kp, kp2, left GPPhysical
+}
+
+// emit emits the scores of the head at b.q for position k (and k+stride when
+// pair) into out[0] (and out[1]): ggml_vec_dot_f32 over 32-float blocks with
+// four 8-lane accumulators per position (Y0-Y3, Y4-Y7), the q loads (Y8-Y11)
+// shared by the two positions, then reduce32 and the scale in X15. label
+// names the block loop.
+func (b scoresBlock) emit(label string, pair bool) {
+	qv := []VecPhysical{Y8, Y9, Y10, Y11}
+	accA := []VecPhysical{Y0, Y1, Y2, Y3} // position i
+	accB := []VecPhysical{Y4, Y5, Y6, Y7} // position i+1
+	zero := accA
+	if pair {
+		zero = append(append([]VecPhysical(nil), accA...), accB...)
+	}
+	for _, a := range zero {
+		VXORPS(a, a, a)
+	}
+	MOVQ(b.q, b.qp)
+	MOVQ(b.k, b.kp)
+	if pair {
+		LEAQ(Mem{Base: b.k, Index: b.stride, Scale: 1}, b.kp2)
+	}
+	MOVQ(b.d, b.left)
+	Label(label)
+	for i, v := range qv {
+		VMOVUPS(Mem{Base: b.qp, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: b.kp, Disp: 32 * i}, v, accA[i])
+		if pair {
+			VFMADD231PS(Mem{Base: b.kp2, Disp: 32 * i}, v, accB[i])
+		}
+	}
+	ADDQ(U8(128), b.qp)
+	ADDQ(U8(128), b.kp)
+	if pair {
+		ADDQ(U8(128), b.kp2)
+	}
+	SUBQ(U8(32), b.left)
+	JNZ(LabelRef(label))
+	reduce32([4]VecPhysical(accA), Y8)
+	if pair {
+		reduce32([4]VecPhysical(accB), Y9)
+	}
+	VMULSS(X15, X0, X0)
+	if pair {
+		VMULSS(X15, X4, X4)
+	}
+	VMOVSS(X0, Mem{Base: b.out})
+	if pair {
+		VMOVSS(X4, Mem{Base: b.out, Disp: 4})
+	}
+}
+
 func attnScoresHeads() {
 	TEXT("attnScoresHeadsAVX2", NOSPLIT, "func(q *float32, qStride, nh int, k *float32, stride, n, d int, scale float32, out *float32, outStride int)")
 	Pragma("noescape")
-	Doc("attnScoresHeadsAVX2 is attnScoresAVX2 for nh heads that share k: head h's q",
-		"and scores start h·qStride and h·outStride bytes after q and out. Two",
-		"positions at a time go through every head, so their K rows come from L2",
-		"once and then from L1; each head's order is attnScoresAVX2's.")
+	Doc("attnScoresHeadsAVX2 sets out[h][i] = ggml_vec_dot_f32(k+i*stride, q[h], d) * scale",
+		"for i < n and h < nh, for nh heads that share k: head h's q and scores start",
+		"h·qStride and h·outStride bytes after q and out; stride in bytes, d a multiple",
+		"of 32. Two positions at a time go through every head, sharing the loads of q,",
+		"so their K rows come from L2 once and then from L1.")
 	q, k, stride, n, d, out := RSI, RDI, RBX, RCX, RDX, R8
 	qp, kp, kp2, left, qh, oh, hleft := R9, R10, R11, R12, R13, R14, RAX
 	Load(Param("q"), q)
@@ -274,9 +184,8 @@ func attnScoresHeads() {
 	Load(Param("d"), d)
 	VMOVSS(paramAddr(Param("scale")), X15)
 	Load(Param("out"), out)
-	qv := []VecPhysical{Y8, Y9, Y10, Y11}
-	accA := []VecPhysical{Y0, Y1, Y2, Y3} // position i
-	accB := []VecPhysical{Y4, Y5, Y6, Y7} // position i+1
+	b := scoresBlock{q: qh, k: k, stride: stride, d: d, out: oh, qp: qp, kp: kp, kp2: kp2, left: left}
+	blk := b.emit
 
 	Label("hpairs")
 	CMPQ(n, U8(2))
@@ -297,30 +206,7 @@ func attnScoresHeads() {
 	MOVQ(out, oh)
 	MOVQ(paramAddr(Param("nh")), hleft)
 	Label("phead")
-	for _, a := range append(accA, accB...) {
-		VXORPS(a, a, a)
-	}
-	MOVQ(qh, qp)
-	MOVQ(k, kp)
-	LEAQ(Mem{Base: k, Index: stride, Scale: 1}, kp2)
-	MOVQ(d, left)
-	Label("hpblk")
-	for i, v := range qv {
-		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
-		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
-		VFMADD231PS(Mem{Base: kp2, Disp: 32 * i}, v, accB[i])
-	}
-	ADDQ(U8(128), qp)
-	ADDQ(U8(128), kp)
-	ADDQ(U8(128), kp2)
-	SUBQ(U8(32), left)
-	JNZ(LabelRef("hpblk"))
-	reduce32([4]VecPhysical(accA), Y8)
-	reduce32([4]VecPhysical(accB), Y9)
-	VMULSS(X15, X0, X0)
-	VMULSS(X15, X4, X4)
-	VMOVSS(X0, Mem{Base: oh})
-	VMOVSS(X4, Mem{Base: oh, Disp: 4})
+	blk("hpblk", true)
 	ADDQ(paramAddr(Param("qStride")), qh)
 	ADDQ(paramAddr(Param("outStride")), oh)
 	DECQ(hleft)
@@ -337,24 +223,7 @@ func attnScoresHeads() {
 	MOVQ(out, oh)
 	MOVQ(paramAddr(Param("nh")), hleft)
 	Label("shead")
-	for _, a := range accA {
-		VXORPS(a, a, a)
-	}
-	MOVQ(qh, qp)
-	MOVQ(k, kp)
-	MOVQ(d, left)
-	Label("hsblk")
-	for i, v := range qv {
-		VMOVUPS(Mem{Base: qp, Disp: 32 * i}, v)
-		VFMADD231PS(Mem{Base: kp, Disp: 32 * i}, v, accA[i])
-	}
-	ADDQ(U8(128), qp)
-	ADDQ(U8(128), kp)
-	SUBQ(U8(32), left)
-	JNZ(LabelRef("hsblk"))
-	reduce32([4]VecPhysical(accA), Y8)
-	VMULSS(X15, X0, X0)
-	VMOVSS(X0, Mem{Base: oh})
+	blk("hsblk", false)
 	ADDQ(paramAddr(Param("qStride")), qh)
 	ADDQ(paramAddr(Param("outStride")), oh)
 	DECQ(hleft)
@@ -368,7 +237,8 @@ func attnScoresHeads() {
 func attnAccumHeads() {
 	TEXT("attnAccumHeadsAVX2", NOSPLIT, "func(acc *float32, nh, d, lanes, lane0 int, s *float32, sStride int, v *float32, stride, n int)")
 	Pragma("noescape")
-	Doc("attnAccumHeadsAVX2 is attnAccumAVX2 for nh heads that share v: head h's lane",
+	Doc("attnAccumHeadsAVX2 adds, for nh heads that share v, s[h][i]·(row i of v) into",
+		"lane (i+lane0) mod lanes of head h's accumulators, rows in order: head h's lane",
 		"accumulators start h·lanes·d floats after acc, its weights h·sStride bytes",
 		"after s; d (a multiple of 32 floats) and stride in bytes. For each lane, the",
 		"heads go in pairs through 32-float chunks: the pair's 2×32 accumulators stay",

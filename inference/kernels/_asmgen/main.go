@@ -53,8 +53,6 @@ func main() {
 	scale()
 	scaleMul()
 	quantizeQ8_0()
-	attnScores()
-	attnAccum()
 	attnReduce32()
 	attnReduce8()
 	attnScoresHeads()
