@@ -165,8 +165,13 @@ func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
 }
 
 // dropMappedExperts gives back the memory of experts packed in the mapping
-// once the expert cache has taken over (it never gives them back).
+// once the expert cache has taken over (it never gives them back). The
+// pages revert to the file's plain layout, and so do the flags: the caller
+// holds execMu, so no pass is packing or reading them.
 func (m *Model) dropMappedExperts() {
+	for i := range m.mappedPacked {
+		m.mappedPacked[i].Store(false)
+	}
 	for il := range m.layers {
 		for _, name := range []string{"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"} {
 			if t, ok := m.file.Tensor(fmt.Sprintf("blk.%d.%s.weight", il, name)); ok {
