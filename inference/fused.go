@@ -1,9 +1,9 @@
 package inference
 
 import (
-	"smallthinker/inference/kernels"
 	"sort"
 
+	"smallthinker/inference/kernels"
 	"smallthinker/weights/experts"
 	"smallthinker/weights/gguf"
 )
@@ -216,18 +216,19 @@ func (s *state) expertJob(il, e int, ex *experts.Expert) expertJob {
 type gateUpTask struct {
 	s    *state
 	jobs []expertJob
-	// Per job: where its neurons start in the fused row space (a multiple
-	// of 4, so chunk edges fall on packed groups) and its activations.
-	start      []int
-	gx, gaux   [][][]byte
-	ux, uaux   [][][]byte
-	upRows     [][8]int64 // per worker (padded to a cache line): up rows computed
-	n, F, unit int
-	runs       [][][2]int32 // per worker scratch
-	rows       [][]int32    // per worker scratch
-	buf        actBuf       // backing of gx, gaux, ux, uaux
-	gate, up   [][]float32
-	act        []*actRow
+	// Job i's neurons are rows [i·stride, i·stride+F) of the fused row
+	// space (stride a multiple of 4, so chunk edges fall on packed groups);
+	// gx, gaux, ux, uaux are its activations for gate and up.
+	gx, gaux  [][][]byte
+	ux, uaux  [][][]byte
+	upRows    [][8]int64 // per worker (padded to a cache line): up rows computed
+	F, stride int
+	unit      int
+	runs      [][][2]int32 // per worker scratch
+	rows      [][]int32    // per worker scratch
+	buf       actBuf       // backing of gx, gaux, ux, uaux
+	gate, up  [][]float32
+	act       []*actRow
 }
 
 // runGateUp runs gate, the active up rows and ReGLU for every job.
@@ -236,8 +237,8 @@ func (s *state) runGateUp(jobs []expertJob) {
 	F := c.ExpertFFN
 	t := &s.gu
 	threads := s.m.exec.Threads()
-	t.s, t.jobs, t.F, t.n = s, jobs, F, 0
-	t.start, t.gx, t.gaux, t.ux, t.uaux = t.start[:0], t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0]
+	t.s, t.jobs, t.F, t.stride = s, jobs, F, (F+3)&^3
+	t.gx, t.gaux, t.ux, t.uaux = t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0]
 	t.buf.reset()
 	t.gate, t.up, t.act = s.js.gate, s.js.up, s.js.act
 	for len(t.upRows) < threads {
@@ -260,17 +261,16 @@ func (s *state) runGateUp(jobs []expertJob) {
 		t.gaux = append(t.gaux, t.buf.auxs(&j.gate, xs))
 		t.ux = append(t.ux, t.buf.forms(&j.up, xs))
 		t.uaux = append(t.uaux, t.buf.auxs(&j.up, xs))
-		t.start = append(t.start, t.n)
-		t.n += (F + 3) &^ 3
 		gateBytes += F * j.gate.RowBytes
 	}
-	if t.n == 0 {
+	n := len(jobs) * t.stride
+	if n == 0 {
 		return
 	}
 	// Chunks of about fusedChunkBytes of gate and (half the) up weights.
 	per := max(1, jobs[0].gate.RowBytes+jobs[0].up.RowBytes/2)
 	grain := max(t.unit, fusedChunkBytes/per&^(t.unit-1))
-	s.m.exec.For(t.n/t.unit, max(1, grain/t.unit), t)
+	s.m.exec.For(n/t.unit, max(1, grain/t.unit), t)
 	s.weightBytes += int64(gateBytes)
 	for w := range t.upRows {
 		s.weightBytes += t.upRows[w][0] * int64(jobs[0].up.RowBytes)
@@ -281,11 +281,11 @@ func (s *state) runGateUp(jobs []expertJob) {
 // Run takes items of unit rows each: rows [lo·unit, hi·unit) of the fused space.
 func (t *gateUpTask) Run(worker, lo, hi int) {
 	lo, hi = lo*t.unit, hi*t.unit
-	stride := (t.F + 3) &^ 3
-	for i := lo / stride; i < len(t.jobs) && t.start[i] < hi; i++ {
+	for i := lo / t.stride; i < len(t.jobs) && i*t.stride < hi; i++ {
 		j := &t.jobs[i]
-		a := max(lo, t.start[i]) - t.start[i]
-		b := min(hi, t.start[i]+t.F) - t.start[i]
+		start := i * t.stride
+		a := max(lo, start) - start
+		b := min(hi, start+t.F) - start
 		if a >= b {
 			continue
 		}
