@@ -75,12 +75,7 @@ func TestGemmBadArgumentsPanic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tt.call()
+			mustPanic(t, tt.call)
 		})
 	}
 }

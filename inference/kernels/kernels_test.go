@@ -366,12 +366,7 @@ func TestBadLengthsPanic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tt.call()
+			mustPanic(t, tt.call)
 		})
 	}
 }
@@ -430,4 +425,15 @@ func TestQuantizedLevelsAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustPanic fails t unless f panics (argument checks of the exported kernels).
+func mustPanic(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	f()
 }

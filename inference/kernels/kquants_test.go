@@ -107,14 +107,7 @@ func TestGemvKQuantsBadLengthsPanic(t *testing.T) {
 		"short weights":           func() { Gemv(gguf.Q4_K, w[:200], quant.Q4_KBytes, x, 256, out) },
 		"stride below a row":      func() { Gemv(gguf.Q6_K, w, 100, x, 256, out[:1]) },
 	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
+		t.Run(name, func(t *testing.T) { mustPanic(t, f) })
 	}
 }
 

@@ -81,12 +81,7 @@ func TestGemmQ4_0x4Panics(t *testing.T) {
 		{"padded rows", 0, 8, n - 32, w, aux},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("no panic")
-				}
-			}()
-			GemmQ4_0x4(tc.w, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi)
+			mustPanic(t, func() { GemmQ4_0x4(tc.w, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi) })
 		})
 	}
 }

@@ -169,12 +169,7 @@ func TestGemvRowsPanics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tt.call()
+			mustPanic(t, tt.call)
 		})
 	}
 }
