@@ -292,6 +292,16 @@ func attnAccumHeads() {
 	Load(Param("s"), sH)
 	MOVQ(paramAddr(Param("nh")), hleft)
 
+	// firstRow points i, sp and vp at the lane's first position: its
+	// score and chunk c of its V row.
+	firstRow := func() {
+		MOVQ(i0, i)
+		LEAQ(Mem{Base: sH, Index: i0, Scale: 4}, sp)
+		MOVQ(paramAddr(Param("stride")), vp)
+		IMULQ(i0, vp)
+		ADDQ(paramAddr(Param("v")), vp)
+		ADDQ(c, vp)
+	}
 	Label("ahead")
 	CMPQ(hleft, U8(2))
 	JB(LabelRef("aone"))
@@ -304,12 +314,7 @@ func attnAccumHeads() {
 	for j, a := range accB {
 		VMOVUPS(Mem{Base: vp, Index: c, Scale: 1, Disp: 32 * j}, a)
 	}
-	MOVQ(i0, i)
-	LEAQ(Mem{Base: sH, Index: i0, Scale: 4}, sp)
-	MOVQ(paramAddr(Param("stride")), vp)
-	IMULQ(i0, vp)
-	ADDQ(paramAddr(Param("v")), vp)
-	ADDQ(c, vp)
+	firstRow()
 	Label("aprow")
 	for j, x := range vv {
 		VMOVUPS(Mem{Base: vp, Disp: 32 * j}, x)
@@ -348,12 +353,7 @@ func attnAccumHeads() {
 	for j, a := range accA {
 		VMOVUPS(Mem{Base: accH, Index: c, Scale: 1, Disp: 32 * j}, a)
 	}
-	MOVQ(i0, i)
-	LEAQ(Mem{Base: sH, Index: i0, Scale: 4}, sp)
-	MOVQ(paramAddr(Param("stride")), vp)
-	IMULQ(i0, vp)
-	ADDQ(paramAddr(Param("v")), vp)
-	ADDQ(c, vp)
+	firstRow()
 	Label("asrow")
 	VBROADCASTSS(Mem{Base: sp}, Y12)
 	for j, a := range accA {
