@@ -183,7 +183,7 @@ func TestBudgetSliderAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, dir, testSettings(8))
 	h.waitModel()
-	engine := h.c.model.(*inferenceModel)
+	engine := engineModel(h.c.model)
 	slider := h.parts().Budget
 	if slider.Disabled() || slider.Min <= 0 || slider.Max <= slider.Min {
 		t.Fatalf("slider not set up for the loaded model: min %v max %v disabled %v", slider.Min, slider.Max, slider.Disabled())
@@ -224,7 +224,7 @@ func TestBudgetSliderAndReopen(t *testing.T) {
 		m := h2.messages()
 		return h2.c.conv == conv && len(m) == 2 && m[0].Content == "Remember me"
 	})
-	if got := h2.c.model.(*inferenceModel).Budget(); got != want {
+	if got := engineModel(h2.c.model).Budget(); got != want {
 		t.Fatalf("budget after reopening = %d, want %d", got, want)
 	}
 	if got := h2.c.cfg.Settings.MaxTokens; got != 8 {

@@ -69,6 +69,7 @@ type InferenceEngine struct{}
 func (InferenceEngine) Load(path string, opts LoadOptions) (Model, error) {
 	m, err := inference.Load(path, inference.LoadOptions{
 		Threads: opts.Threads, Budget: opts.BudgetBytes, ContextLength: opts.ContextLength,
+		KVF16: true, // the reference engine's default: half the KV memory of a long chat, faster attention
 	})
 	if err != nil {
 		return nil, err

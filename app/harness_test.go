@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"smallthinker/history"
+	"smallthinker/inference"
 	"smallthinker/ui"
 )
 
@@ -81,7 +83,7 @@ func newHarness(t *testing.T, dir string, settings ui.Settings) *harness {
 	h := &harness{t: t, q: &uiQueue{}, win: w, store: store, paths: paths}
 	h.view = ui.New(a, w, nil)
 	h.view.SetLater(h.q.post)
-	h.c = NewController(h.view, h.q.post, store, InferenceEngine{}, paths, cfg)
+	h.c = NewController(h.view, h.q.post, store, pacedEngine{}, paths, cfg)
 	h.view.SetActions(h.c)
 	w.SetContent(h.view.Content())
 	t.Cleanup(h.close)
@@ -214,3 +216,35 @@ func (h *harness) openRowMenu(title string) {
 	}
 	test.Tap(b)
 }
+
+// pacedEngine is the real engine with every streamed piece followed by a
+// millisecond's pause: the built-in demo model streams some 20 000 tokens a
+// second, so without it a reply can fill its whole context before a test
+// presses Stop; a real model streams at 10-50.
+type pacedEngine struct{ InferenceEngine }
+
+func (e pacedEngine) Load(path string, opts LoadOptions) (Model, error) {
+	m, err := e.InferenceEngine.Load(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return pacedModel{m}, nil
+}
+
+type pacedModel struct{ Model }
+
+func (m pacedModel) NewSession(contextLength int) Session {
+	return pacedSession{m.Model.NewSession(contextLength)}
+}
+
+type pacedSession struct{ Session }
+
+func (s pacedSession) Chat(ctx context.Context, msgs []inference.Message, opts inference.GenerateOptions, onPiece func(inference.Piece)) (inference.Result, error) {
+	return s.Session.Chat(ctx, msgs, opts, func(p inference.Piece) {
+		onPiece(p)
+		time.Sleep(time.Millisecond)
+	})
+}
+
+// engineModel is the engine's model under the test pacing.
+func engineModel(m Model) *inferenceModel { return m.(pacedModel).Model.(*inferenceModel) }

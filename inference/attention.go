@@ -84,6 +84,10 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		off := kvh * d // the KV head's columns in a cache row
 		q := t.s.q[tok]
 		sc := t.sc[worker]
+		if kl.k16 != nil {
+			t.runF16(tok, h0, nh, first, qpos, sc, ctx)
+			continue
+		}
 		// Positions first..qpos sit in at most two runs of consecutive slots
 		// (a ring wraps once); each run is one kernel call for all nh heads,
 		// which reads each K row once for them.
@@ -112,6 +116,37 @@ func (t *attnTask) Run(worker, lo, hi int) {
 			h := h0 + j
 			kernels.AttnReduce(t.s.att[tok].f32[h*d:(h+1)*d], acc[j*lanes*d:(j+1)*lanes*d], lanes)
 		}
+	}
+}
+
+// runF16 is Run's item over an F16 cache: the same walk over at most two
+// runs of slots, with the F16 kernels' order (there is no reference order
+// to keep: the golden files were made with an F32 cache), and the weighted
+// value sums going straight into the attention output.
+func (t *attnTask) runF16(tok, h0, nh, first, qpos int, sc []float32, ctx int) {
+	kl, kvDim, d := t.kl, t.kvDim, t.s.m.Config.HeadDim
+	group := t.s.m.Config.Heads / t.s.m.Config.KVHeads
+	off := h0 / group * d
+	q := t.s.q[tok][h0*d : (h0+nh)*d]
+	scale := 1 / float32(math.Sqrt(float64(d)))
+	for p := first; p <= qpos; {
+		s := kl.slot(p)
+		m := min(qpos+1-p, kl.slots-s)
+		kernels.AttnScoresHeadsF16(q, nh, d, kl.k16[s*kvDim+off:], kvDim, scale, sc[p-first:], ctx, m)
+		p += m
+	}
+	n := qpos - first + 1
+	for j := 0; j < nh; j++ {
+		x := sc[j*ctx : j*ctx+n]
+		softmaxExp(x, first, maxF32(x))
+	}
+	out := t.s.att[tok].f32[h0*d : (h0+nh)*d]
+	clear(out)
+	for p := first; p <= qpos; {
+		s := kl.slot(p)
+		m := min(qpos+1-p, kl.slots-s)
+		kernels.AttnAccumHeadsF16(out, nh, d, sc[p-first:], ctx, m, kl.v16[s*kvDim+off:], kvDim)
+		p += m
 	}
 }
 

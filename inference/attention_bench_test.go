@@ -10,10 +10,10 @@ import (
 
 // newAttnBench makes a state and a full-attention KV layer of n random
 // positions for one layer's attention of T tokens ending at position n-1.
-func newAttnBench(c *arch.Config, threads, n, T, window int) (*state, *kvLayer) {
+func newAttnBench(c *arch.Config, threads, n, T, window int, f16 bool) (*state, *kvLayer) {
 	m := &Model{Config: c, exec: newExecutor(threads)}
 	kvDim := c.KVDim()
-	kv := newKVCache([]int{window}, n, kvDim, max(T, 1))
+	kv := newKVCache([]int{window}, n, kvDim, max(T, 1), f16)
 	kl := &kv.layers[0]
 	rng := rand.New(rand.NewPCG(uint64(n), uint64(T)))
 	k, v := make([]float32, kvDim), make([]float32, kvDim)
@@ -39,18 +39,26 @@ func newAttnBench(c *arch.Config, threads, n, T, window int) (*state, *kvLayer) 
 }
 
 // BenchmarkAttention is one layer's attention of the 4B model (12 heads,
-// 2 KV heads, head dim 128) on 2 threads.
+// 2 KV heads, head dim 128) on 2 threads, over an F32 and an F16 cache; it
+// reports the cache bytes read per second (MB/s).
 func BenchmarkAttention(b *testing.B) {
 	c := &arch.Config{Heads: 12, KVHeads: 2, HeadDim: 128}
-	for _, T := range []int{1, 8} {
-		for _, n := range []int{512, 4096} {
-			b.Run(fmt.Sprintf("T=%d/ctx=%d", T, n), func(b *testing.B) {
-				s, kl := newAttnBench(c, 2, n, T, 0)
-				defer s.m.exec.Close()
-				for b.Loop() {
-					s.attention(kl, c.KVDim(), n-T, T, 0)
-				}
-			})
+	for _, kv := range []string{"f32", "f16"} {
+		for _, T := range []int{1, 8} {
+			for _, n := range []int{512, 4096} {
+				b.Run(fmt.Sprintf("kv=%s/T=%d/ctx=%d", kv, T, n), func(b *testing.B) {
+					s, kl := newAttnBench(c, 2, n, T, 0, kv == "f16")
+					defer s.m.exec.Close()
+					elem := 4
+					if kv == "f16" {
+						elem = 2
+					}
+					b.SetBytes(int64(2 * n * c.KVDim() * elem))
+					for b.Loop() {
+						s.attention(kl, c.KVDim(), n-T, T, 0)
+					}
+				})
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"smallthinker/inference/kernels"
 	"smallthinker/weights/arch"
+	"smallthinker/weights/quant"
 )
 
 // referenceAttention is the reference engine's attention written out one
@@ -91,7 +92,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 						}
 						name := fmt.Sprintf("%s/h%d-kv%d-d%d/threads=%d/window=%d/T=%d/n=%d", kernels.Impl(), c.Heads, c.KVHeads, c.HeadDim, threads, window, T, n)
 						const ctx = 600 // a ring smaller than ctx wraps, for windowed layers
-						kv := newKVCache([]int{window}, ctx, kvDim, 8)
+						kv := newKVCache([]int{window}, ctx, kvDim, 8, false)
 						kl := &kv.layers[0]
 						rng := rand.New(rand.NewPCG(uint64(n*131+T*7+window), uint64(ci)))
 						s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
@@ -116,6 +117,101 @@ func TestAttentionMatchesReference(t *testing.T) {
 							for i, w := range want[tok] {
 								if got := s.att[tok].f32[i]; math.Float32bits(got) != math.Float32bits(w) {
 									t.Fatalf("%s: token %d [%d] = %g, reference %g", name, tok, i, got, w)
+								}
+							}
+						}
+					}
+				}
+			}
+			m.exec.Close()
+		}
+	}
+}
+
+// TestAttentionF16 checks attention over an F16 cache against attention
+// computed in float64 from the same F16-rounded keys and values: windows,
+// ring wrap, head groups split between threads, batches.
+func TestAttentionF16(t *testing.T) {
+	cfgs := []arch.Config{
+		{Heads: 12, KVHeads: 2, HeadDim: 128},
+		{Heads: 28, KVHeads: 4, HeadDim: 128},
+		{Heads: 4, KVHeads: 2, HeadDim: 40},
+		{Heads: 4, KVHeads: 2, HeadDim: 16},
+	}
+	for ci := range cfgs {
+		c := &cfgs[ci]
+		for _, threads := range []int{1, 2, 3} {
+			m := &Model{Config: c, exec: newExecutor(threads)}
+			kvDim := c.KVDim()
+			for _, window := range []int{0, 7, 256} {
+				for _, T := range []int{1, 5} {
+					for _, n := range []int{1, 9, 300, 513} {
+						if n < T {
+							continue
+						}
+						name := fmt.Sprintf("%s/h%d-kv%d-d%d/threads=%d/window=%d/T=%d/n=%d", kernels.Impl(), c.Heads, c.KVHeads, c.HeadDim, threads, window, T, n)
+						const ctx = 600
+						kv := newKVCache([]int{window}, ctx, kvDim, 8, true)
+						kl := &kv.layers[0]
+						if kl.k != nil || kl.k16 == nil {
+							t.Fatal("an F16 cache holds F32 rows")
+						}
+						rng := rand.New(rand.NewPCG(uint64(n*131+T*7+window), uint64(ci)))
+						s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
+						for i := range s.scores {
+							s.scores[i] = make([]float32, ctx)
+						}
+						for tok := range s.q {
+							s.q[tok] = randomVector(rng, c.QDim(), 0.6)
+							s.att[tok] = newActRow(c.QDim())
+						}
+						keys, vals := make([][]float64, n), make([][]float64, n)
+						for p := 0; p < n; p++ {
+							k, v := randomVector(rng, kvDim, 0.6), randomVector(rng, kvDim, 1)
+							if p%97 == 13 {
+								k[3] = 30
+							}
+							kl.store(p, kvDim, k, v)
+							keys[p], vals[p] = make([]float64, kvDim), make([]float64, kvDim)
+							for i := range k {
+								keys[p][i] = float64(quant.FP16ToFP32(quant.FP32ToFP16(k[i])))
+								vals[p][i] = float64(quant.FP16ToFP32(quant.FP32ToFP16(v[i])))
+							}
+						}
+						pos0 := n - T
+						s.attention(kl, kvDim, pos0, T, window)
+						d, group := c.HeadDim, c.Heads/c.KVHeads
+						for tok := 0; tok < T; tok++ {
+							qpos := pos0 + tok
+							first := 0
+							if window > 0 {
+								first = max(0, qpos-window+1)
+							}
+							for h := 0; h < c.Heads; h++ {
+								off := h / group * d
+								sc := make([]float64, qpos+1-first)
+								mx := math.Inf(-1)
+								for p := first; p <= qpos; p++ {
+									dot := 0.0
+									for e := 0; e < d; e++ {
+										dot += float64(s.q[tok][h*d+e]) * keys[p][off+e]
+									}
+									sc[p-first] = dot / math.Sqrt(float64(d))
+									mx = max(mx, sc[p-first])
+								}
+								sum := 0.0
+								for i := range sc {
+									sc[i] = math.Exp(sc[i] - mx)
+									sum += sc[i]
+								}
+								for e := 0; e < d; e++ {
+									want := 0.0
+									for p := first; p <= qpos; p++ {
+										want += sc[p-first] / sum * vals[p][off+e]
+									}
+									if got := float64(s.att[tok].f32[h*d+e]); math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+										t.Fatalf("%s: token %d head %d [%d] = %g, want %g", name, tok, h, e, got, want)
+									}
 								}
 							}
 						}

@@ -69,9 +69,17 @@ func (m *Model) kvBytes(ctx int) int64 {
 		if w := c.Window(il); w > 0 && w+DefaultUBatch < ctx {
 			slots = w + DefaultUBatch
 		}
-		n += int64(slots) * int64(c.KVDim()) * 2 * 4
+		n += int64(slots) * int64(c.KVDim()) * 2 * m.kvElemBytes()
 	}
 	return n
+}
+
+// kvElemBytes is the size of one cached key or value element.
+func (m *Model) kvElemBytes() int64 {
+	if m.kvF16 {
+		return 2
+	}
+	return 4
 }
 
 // scratchBytes estimates a session's forward-pass buffers.

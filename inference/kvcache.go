@@ -1,5 +1,7 @@
 package inference
 
+import "smallthinker/weights/quant"
+
 // kvCache holds the keys and values of every layer. Full-attention layers keep
 // every position up to the context length; sliding-window layers keep a ring
 // of window+ubatch slots, which is all a batch of at most ubatch tokens can
@@ -9,6 +11,7 @@ type kvCache struct {
 	n      int // positions filled: the next token goes to position n
 	ctx    int // context length (maximum positions)
 	kvDim  int
+	f16    bool // keys and values are stored as F16 (k16, v16)
 	// oldest is the lowest position that may be rewound to without losing ring
 	// entries a later token would need (see rewind).
 	ubatch int
@@ -17,13 +20,16 @@ type kvCache struct {
 type kvLayer struct {
 	window int // 0 = full attention
 	slots  int
-	k, v   []float32 // slots × kvDim
+	k, v   []float32 // slots × kvDim (F32 cache)
+	// k16, v16 are the F16 cache's slots × kvDim: half the memory and half
+	// the bytes attention reads per position.
+	k16, v16 []uint16
 	// pos[s] is the position currently stored in slot s (ring layers only).
 	pos []int
 }
 
-func newKVCache(windows []int, ctx, kvDim, ubatch int) *kvCache {
-	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, layers: make([]kvLayer, len(windows))}
+func newKVCache(windows []int, ctx, kvDim, ubatch int, f16 bool) *kvCache {
+	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, f16: f16, layers: make([]kvLayer, len(windows))}
 	for il, w := range windows {
 		slots := ctx
 		if w > 0 && w+ubatch < ctx {
@@ -31,8 +37,13 @@ func newKVCache(windows []int, ctx, kvDim, ubatch int) *kvCache {
 		}
 		l := &c.layers[il]
 		l.window, l.slots = w, slots
-		l.k = make([]float32, slots*kvDim)
-		l.v = make([]float32, slots*kvDim)
+		if f16 {
+			l.k16 = make([]uint16, slots*kvDim)
+			l.v16 = make([]uint16, slots*kvDim)
+		} else {
+			l.k = make([]float32, slots*kvDim)
+			l.v = make([]float32, slots*kvDim)
+		}
 		if slots < ctx {
 			l.pos = make([]int, slots)
 			for i := range l.pos {
@@ -47,7 +58,8 @@ func newKVCache(windows []int, ctx, kvDim, ubatch int) *kvCache {
 func (c *kvCache) bytes() int64 {
 	n := int64(0)
 	for i := range c.layers {
-		n += int64(len(c.layers[i].k)+len(c.layers[i].v)) * 4
+		l := &c.layers[i]
+		n += int64(len(l.k)+len(l.v))*4 + int64(len(l.k16)+len(l.v16))*2
 	}
 	return n
 }
@@ -59,6 +71,7 @@ func (l *kvLayer) slot(pos int) int {
 	return pos % l.slots
 }
 
+// keys and values return the F32 cache's row at pos (tests).
 func (l *kvLayer) keys(pos, kvDim int) []float32 {
 	s := l.slot(pos)
 	return l.k[s*kvDim : (s+1)*kvDim]
@@ -69,10 +82,19 @@ func (l *kvLayer) values(pos, kvDim int) []float32 {
 	return l.v[s*kvDim : (s+1)*kvDim]
 }
 
+// store writes the key and value rows of position pos, rounding them to
+// F16 (to nearest even, as F16C does) in an F16 cache.
 func (l *kvLayer) store(pos, kvDim int, k, v []float32) {
 	s := l.slot(pos)
-	copy(l.k[s*kvDim:(s+1)*kvDim], k)
-	copy(l.v[s*kvDim:(s+1)*kvDim], v)
+	if l.k16 != nil {
+		kd, vd := l.k16[s*kvDim:(s+1)*kvDim], l.v16[s*kvDim:(s+1)*kvDim]
+		for i := range kd {
+			kd[i], vd[i] = quant.FP32ToFP16(k[i]), quant.FP32ToFP16(v[i])
+		}
+	} else {
+		copy(l.k[s*kvDim:(s+1)*kvDim], k)
+		copy(l.v[s*kvDim:(s+1)*kvDim], v)
+	}
 	if l.pos != nil {
 		l.pos[s] = pos
 	}

@@ -44,6 +44,11 @@ type LoadOptions struct {
 	// GatingOverride forces sigmoid or softmax routing (0 = as the file says;
 	// absent key = sigmoid, the Hugging Face semantics).
 	GatingOverride arch.Gating
+	// KVF16 stores the KV cache as F16, as the reference engine does by
+	// default: half the memory, and attention over a long context reads half
+	// the bytes. Logits then differ slightly from an F32 cache (the golden
+	// files were made with F32, the default here).
+	KVF16 bool
 }
 
 // Model is a loaded SmallThinker model: hyperparameters plus weights mapped
@@ -74,6 +79,7 @@ type Model struct {
 	expOpts   experts.Options
 	prefetch  bool
 	lookAhead bool
+	kvF16     bool // sessions' KV caches are F16
 
 	headPredictor *sparseHead // lm_head_profiler.weight, when the file has it
 	sparseHead    bool        // use it (opt-in)
@@ -186,6 +192,7 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.packQ4 = !opts.NoPack && packsQ4_0()
+	m.kvF16 = opts.KVF16
 	m.mappedPacked = make([]atomic.Bool, cfg.Layers*E)
 	resident := []*Matrix{}
 	if !cfg.TiedEmbedding {

@@ -24,6 +24,7 @@ type benchResult struct {
 	Model               string  `json:"model"`
 	Threads             int     `json:"threads"`
 	Kernels             string  `json:"kernels"`
+	KVType              string  `json:"kv_type"`
 	PromptTokens        int     `json:"prompt_tokens"`
 	GenTokens           int     `json:"gen_tokens"`
 	PrefillTokS         float64 `json:"prefill_tok_s"`
@@ -43,7 +44,8 @@ type benchResult struct {
 
 func runBench(args []string) error {
 	fs := newFlags("bench")
-	mf := addModelFlags(fs)
+	// F16 KV by default: what the reference's llama-bench figures used.
+	mf := addModelFlagsKV(fs, "f16")
 	prompt := fs.Int("prompt", 512, "prompt tokens to prefill")
 	gen := fs.Int("gen", 128, "tokens to decode")
 	jsonOut := fs.Bool("json", false, "print a JSON object as the last line")
@@ -109,7 +111,7 @@ func runBench(args []string) error {
 	read := r.WeightBytesRead() - bytesBefore
 
 	res := benchResult{
-		Model: *mf.model, Threads: m.Threads(), Kernels: kernelsImpl(),
+		Model: *mf.model, Threads: m.Threads(), Kernels: kernelsImpl(), KVType: *mf.kvType,
 		PromptTokens: *prompt, GenTokens: *gen,
 		PrefillTokS:         float64(*prompt) / prefill.Seconds(),
 		DecodeTokS:          float64(*gen) / decode.Seconds(),
@@ -125,7 +127,7 @@ func runBench(args []string) error {
 	}
 	res.AchievedGBps = float64(res.WeightBytesPerToken) * res.DecodeTokS / 1e9
 	res.SSDMBs = es.ReadMBps()
-	fmt.Printf("model            %s (%s kernels, %d threads)\n", res.Model, res.Kernels, res.Threads)
+	fmt.Printf("model            %s (%s kernels, %d threads, %s KV cache)\n", res.Model, res.Kernels, res.Threads, res.KVType)
 	fmt.Printf("prefill          %d tokens at %.1f tok/s\n", res.PromptTokens, res.PrefillTokS)
 	fmt.Printf("decode           %d tokens at %.1f tok/s (time to first token %.0f ms)\n", res.GenTokens, res.DecodeTokS, res.TTFTMs)
 	fmt.Printf("weights/token    %.1f MiB read (%.1f MiB dense; ReGLU skips the rest), %.1f GB/s achieved of %.1f GB/s measured memory bandwidth (%.0f%%)\n",

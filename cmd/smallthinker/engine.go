@@ -33,10 +33,17 @@ type modelFlags struct {
 	expertCache *string
 	lookAhead   *bool
 	sparseHead  *bool
+	kvType      *string
 }
 
-func addModelFlags(fs *flag.FlagSet) *modelFlags {
+// addModelFlags adds them with an F32 KV cache by default (what the golden
+// files were made with: logits and generate must reproduce them).
+func addModelFlags(fs *flag.FlagSet) *modelFlags { return addModelFlagsKV(fs, "f32") }
+
+// addModelFlagsKV adds them with the KV cache type kv by default.
+func addModelFlagsKV(fs *flag.FlagSet, kv string) *modelFlags {
 	return &modelFlags{
+		kvType:      fs.String("kv-type", kv, "KV cache element type: f32, or f16 (half the memory, faster on long contexts, slightly different results)"),
 		model:       fs.String("model", "", "path of a SmallThinker GGUF file (required)"),
 		threads:     fs.Int("threads", 0, "compute threads (0 = all cores)"),
 		ctx:         fs.Int("ctx", 0, "context length in tokens (0 = automatic)"),
@@ -62,7 +69,15 @@ func (mf *modelFlags) loadOptions(budget int64) (inference.LoadOptions, error) {
 	if err != nil {
 		return inference.LoadOptions{}, fmt.Errorf("--expert-cache: %w", err)
 	}
-	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx, LookAhead: *mf.lookAhead, SparseLMHead: *mf.sparseHead}, nil
+	var f16 bool
+	switch *mf.kvType {
+	case "f32":
+	case "f16":
+		f16 = true
+	default:
+		return inference.LoadOptions{}, fmt.Errorf("--kv-type: %q is not f32 or f16", *mf.kvType)
+	}
+	return inference.LoadOptions{Threads: *mf.threads, Budget: budget, ExpertCacheBytes: ec, ContextLength: *mf.ctx, LookAhead: *mf.lookAhead, SparseLMHead: *mf.sparseHead, KVF16: f16}, nil
 }
 
 func (mf *modelFlags) load() (*inference.Model, error) {
@@ -258,7 +273,7 @@ func printStats(w io.Writer, res inference.Result) {
 
 func runChat(args []string) error {
 	fs := newFlags("chat")
-	mf := addModelFlags(fs)
+	mf := addModelFlagsKV(fs, "f16") // as the app: half the KV memory
 	sf := addSamplerFlags(fs, 1024)
 	system := fs.String("system", "", "system prompt")
 	db := fs.String("db", "", "history database directory: record the conversation there")
