@@ -33,13 +33,3 @@ func attnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride
 	attnAccumHeadsAVX2(&acc[0], nh, d*4, lanes, lane0, &s[0], sStride*4, &v[0], stride*4, n)
 	return true
 }
-
-// The F16 kernels have no assembly yet.
-
-func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int) bool {
-	return false
-}
-
-func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n int) bool {
-	return false
-}

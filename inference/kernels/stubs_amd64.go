@@ -213,6 +213,30 @@ func attnScoresHeadsAVX2(q *float32, qStride int, nh int, k *float32, stride int
 //go:noescape
 func attnAccumHeadsAVX2(acc *float32, nh int, d int, lanes int, lane0 int, s *float32, sStride int, v *float32, stride int, n int)
 
+// attnScoresHeadsF16AVX2 sets out[h][i] = dot(q[h], row i of k)·scale for
+// i < n and h < nh in attnScoresF16Go's order: head h's q is h·d bytes after q
+// (d = 4× the head size, a multiple of 64), its scores h·outStride bytes after
+// out; k's rows are stride bytes apart. The heads go in groups of up to six
+// whose 16-lane accumulators (Y0-Y11) share each converted 16-element chunk
+// of a row (Y14, Y15). Rows go in blocks of eight: each row's lanes l+8 are
+// added onto l and parked on the stack, then one transposing tree per head
+// does the eight rows' hsum8 at once; the last n mod 8 rows use hsum.
+//
+//go:noescape
+func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d int, scale float32, out *float32, outStride int)
+
+// attnAccumHeadsF16AVX2 adds s[h][i]·(row i of v) into head h's accumulators
+// for h < nh, i < n, rows in order, one FMA per element and row (attnAccumF16Go's
+// order): head h's accumulators are h·d bytes after acc (d = 4× the head size,
+// a multiple of 64), its weights h·sStride bytes after s; v's rows are stride
+// bytes apart. The heads go in groups of up to six and the elements in chunks
+// of 16: the group's chunk accumulators (Y0-Y11) stay in registers over all n
+// rows, each row's chunk converted once (Y12, Y13); the rows' chunks should
+// stay in L1 from one chunk to the next (the caller keeps n small).
+//
+//go:noescape
+func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int)
+
 // dotF32GGMLAVX2 is ggml_vec_dot_f32: blocks of 32 into four FMA accumulators, reduced
 // (0+2)+(1+3), lo+hi, two VHADDPS; then the n%32 leftovers by scalar FMA.
 //

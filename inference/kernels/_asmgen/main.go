@@ -57,6 +57,8 @@ func main() {
 	attnReduce8()
 	attnScoresHeads()
 	attnAccumHeads()
+	attnScoresHeadsF16()
+	attnAccumHeadsF16()
 	dotF32GGML()
 	sgemmDotF32()
 	softmaxGroups()

@@ -1,0 +1,22 @@
+//go:build !purego
+
+package kernels
+
+// The assembly takes head sizes that are a multiple of 16; others use the Go
+// versions.
+
+func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int) bool {
+	if active == levelGeneric || d == 0 || d%16 != 0 {
+		return false
+	}
+	attnScoresHeadsF16AVX2(&q[0], nh, &k[0], stride*2, n, d*4, scale, &out[0], outStride*4)
+	return true
+}
+
+func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n int) bool {
+	if active == levelGeneric || d == 0 || d%16 != 0 {
+		return false
+	}
+	attnAccumHeadsF16AVX2(&acc[0], nh, d*4, &s[0], sStride*4, &v[0], stride*2, n)
+	return true
+}
