@@ -12,10 +12,10 @@ import (
 // and the weighted sum of values as the reference's mul_mat of the transposed
 // V cache with the scores: tinyBLAS for a batch of 2+ tokens, ggml_vec_dot_f32
 // for a single token.
-func (s *state) attention(kl *kvLayer, kvDim, pos0, T, window int) {
+func (s *state) attention(kl *kvLayer, pos0, T, window int) {
 	c := s.m.Config
 	t := &s.attT
-	t.s, t.kl, t.kvDim, t.pos0, t.window, t.sgemm = s, kl, kvDim, pos0, window, T > 1
+	t.s, t.kl, t.pos0, t.window, t.sgemm = s, kl, pos0, window, T > 1
 	threads := s.m.exec.Threads()
 	if len(t.acc) < threads {
 		t.acc = make([][]float32, threads)
@@ -44,7 +44,6 @@ const attnLaneRows = 8
 type attnTask struct {
 	s      *state
 	kl     *kvLayer
-	kvDim  int
 	pos0   int
 	window int
 	sgemm  bool
@@ -70,7 +69,7 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		t.acc[worker] = make([]float32, maxHeads*32*d)
 		t.sc[worker] = make([]float32, maxHeads*ctx)
 	}
-	kl, kvDim := t.kl, t.kvDim
+	kl := t.kl
 	for i := lo; i < hi; i++ {
 		tok, kvh, part := i/(c.KVHeads*t.parts), i/t.parts%c.KVHeads, i%t.parts
 		h0 := kvh*group + part*group/t.parts
@@ -81,11 +80,10 @@ func (t *attnTask) Run(worker, lo, hi int) {
 			first = max(0, qpos-t.window+1)
 		}
 		n := qpos - first + 1
-		off := kvh * d // the KV head's columns in a cache row
 		q := t.s.q[tok]
 		sc := t.sc[worker]
 		if kl.k16 != nil {
-			t.runF16(tok, h0, nh, first, qpos, sc, ctx)
+			t.runF16(tok, kvh, h0, nh, first, qpos, sc, ctx)
 			continue
 		}
 		// Positions first..qpos sit in at most two runs of consecutive slots
@@ -94,7 +92,7 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		for p := first; p <= qpos; {
 			s := kl.slot(p)
 			m := min(qpos+1-p, kl.slots-s)
-			kernels.AttnScoresHeads(q[h0*d:(h0+nh)*d], nh, d, kl.k[s*kvDim+off:], kvDim, scale, sc[p-first:], ctx, m)
+			kernels.AttnScoresHeads(q[h0*d:(h0+nh)*d], nh, d, kl.k[kl.at(kvh, s):], d, scale, sc[p-first:], ctx, m)
 			p += m
 		}
 		for j := 0; j < nh; j++ {
@@ -108,7 +106,7 @@ func (t *attnTask) Run(worker, lo, hi int) {
 			for p := b; p < e; {
 				s := kl.slot(p)
 				m := min(e-p, kl.slots-s)
-				kernels.AttnAccumHeads(acc, nh, d, lanes, p%lanes, sc[p-first:], ctx, m, kl.v[s*kvDim+off:], kvDim)
+				kernels.AttnAccumHeads(acc, nh, d, lanes, p%lanes, sc[p-first:], ctx, m, kl.v[kl.at(kvh, s):], d)
 				p += m
 			}
 		}
@@ -123,16 +121,14 @@ func (t *attnTask) Run(worker, lo, hi int) {
 // runs of slots, with the F16 kernels' order (there is no reference order
 // to keep: the golden files were made with an F32 cache), and the weighted
 // value sums going straight into the attention output.
-func (t *attnTask) runF16(tok, h0, nh, first, qpos int, sc []float32, ctx int) {
-	kl, kvDim, d := t.kl, t.kvDim, t.s.m.Config.HeadDim
-	group := t.s.m.Config.Heads / t.s.m.Config.KVHeads
-	off := h0 / group * d
+func (t *attnTask) runF16(tok, kvh, h0, nh, first, qpos int, sc []float32, ctx int) {
+	kl, d := t.kl, t.s.m.Config.HeadDim
 	q := t.s.q[tok][h0*d : (h0+nh)*d]
 	scale := 1 / float32(math.Sqrt(float64(d)))
 	for p := first; p <= qpos; {
 		s := kl.slot(p)
 		m := min(qpos+1-p, kl.slots-s)
-		kernels.AttnScoresHeadsF16(q, nh, d, kl.k16[s*kvDim+off:], kvDim, scale, sc[p-first:], ctx, m)
+		kernels.AttnScoresHeadsF16(q, nh, d, kl.k16[kl.at(kvh, s):], d, scale, sc[p-first:], ctx, m)
 		p += m
 	}
 	n := qpos - first + 1
@@ -145,7 +141,7 @@ func (t *attnTask) runF16(tok, h0, nh, first, qpos int, sc []float32, ctx int) {
 	for p := first; p <= qpos; {
 		s := kl.slot(p)
 		m := min(qpos+1-p, kl.slots-s)
-		kernels.AttnAccumHeadsF16(out, nh, d, sc[p-first:], ctx, m, kl.v16[s*kvDim+off:], kvDim)
+		kernels.AttnAccumHeadsF16(out, nh, d, sc[p-first:], ctx, m, kl.v16[kl.at(kvh, s):], d)
 		p += m
 	}
 }

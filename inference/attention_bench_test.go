@@ -13,7 +13,7 @@ import (
 func newAttnBench(c *arch.Config, threads, n, T, window int, f16 bool) (*state, *kvLayer) {
 	m := &Model{Config: c, exec: newExecutor(threads)}
 	kvDim := c.KVDim()
-	kv := newKVCache([]int{window}, n, kvDim, max(T, 1), f16)
+	kv := newKVCache([]int{window}, n, kvDim, c.HeadDim, max(T, 1), f16)
 	kl := &kv.layers[0]
 	rng := rand.New(rand.NewPCG(uint64(n), uint64(T)))
 	k, v := make([]float32, kvDim), make([]float32, kvDim)
@@ -55,7 +55,7 @@ func BenchmarkAttention(b *testing.B) {
 					}
 					b.SetBytes(int64(2 * n * c.KVDim() * elem))
 					for b.Loop() {
-						s.attention(kl, c.KVDim(), n-T, T, 0)
+						s.attention(kl, n-T, T, 0)
 					}
 				})
 			}

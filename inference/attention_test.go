@@ -92,7 +92,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 						}
 						name := fmt.Sprintf("%s/h%d-kv%d-d%d/threads=%d/window=%d/T=%d/n=%d", kernels.Impl(), c.Heads, c.KVHeads, c.HeadDim, threads, window, T, n)
 						const ctx = 600 // a ring smaller than ctx wraps, for windowed layers
-						kv := newKVCache([]int{window}, ctx, kvDim, 8, false)
+						kv := newKVCache([]int{window}, ctx, kvDim, c.HeadDim, 8, false)
 						kl := &kv.layers[0]
 						rng := rand.New(rand.NewPCG(uint64(n*131+T*7+window), uint64(ci)))
 						s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
@@ -111,7 +111,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 							kl.store(p, kvDim, k, v)
 						}
 						pos0 := n - T
-						s.attention(kl, kvDim, pos0, T, window)
+						s.attention(kl, pos0, T, window)
 						want := referenceAttention(c, kl, s.q, kvDim, pos0, window)
 						for tok := range want {
 							for i, w := range want[tok] {
@@ -151,7 +151,7 @@ func TestAttentionF16(t *testing.T) {
 						}
 						name := fmt.Sprintf("%s/h%d-kv%d-d%d/threads=%d/window=%d/T=%d/n=%d", kernels.Impl(), c.Heads, c.KVHeads, c.HeadDim, threads, window, T, n)
 						const ctx = 600
-						kv := newKVCache([]int{window}, ctx, kvDim, 8, true)
+						kv := newKVCache([]int{window}, ctx, kvDim, c.HeadDim, 8, true)
 						kl := &kv.layers[0]
 						if kl.k != nil || kl.k16 == nil {
 							t.Fatal("an F16 cache holds F32 rows")
@@ -179,7 +179,7 @@ func TestAttentionF16(t *testing.T) {
 							}
 						}
 						pos0 := n - T
-						s.attention(kl, kvDim, pos0, T, window)
+						s.attention(kl, pos0, T, window)
 						d, group := c.HeadDim, c.Heads/c.KVHeads
 						for tok := 0; tok < T; tok++ {
 							qpos := pos0 + tok

@@ -177,7 +177,7 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 			}
 			kl.store(pos0+t, c.KVDim(), s.k[t], s.v[t])
 		}
-		s.attention(kl, kv.kvDim, pos0, T, c.Window(il))
+		s.attention(kl, pos0, T, c.Window(il))
 		s.matmul(&l.o, s.att[:T], s.proj[:T])
 		for t := 0; t < T; t++ {
 			axpy(1, s.proj[t], s.x[t])

@@ -17,18 +17,23 @@ type kvCache struct {
 	ubatch int
 }
 
+// Each KV head's rows are contiguous (head-major: element e of head h in
+// slot s is at (h·slots+s)·d+e), so that attention, which takes one KV head
+// per work item, streams its keys and values instead of reading half of
+// every cache line pair.
 type kvLayer struct {
 	window int // 0 = full attention
 	slots  int
-	k, v   []float32 // slots × kvDim (F32 cache)
-	// k16, v16 are the F16 cache's slots × kvDim: half the memory and half
+	d      int       // head dimension
+	k, v   []float32 // heads × slots × d (F32 cache)
+	// k16, v16 are the F16 cache's heads × slots × d: half the memory and half
 	// the bytes attention reads per position.
 	k16, v16 []uint16
 	// pos[s] is the position currently stored in slot s (ring layers only).
 	pos []int
 }
 
-func newKVCache(windows []int, ctx, kvDim, ubatch int, f16 bool) *kvCache {
+func newKVCache(windows []int, ctx, kvDim, headDim, ubatch int, f16 bool) *kvCache {
 	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, f16: f16, layers: make([]kvLayer, len(windows))}
 	for il, w := range windows {
 		slots := ctx
@@ -36,7 +41,7 @@ func newKVCache(windows []int, ctx, kvDim, ubatch int, f16 bool) *kvCache {
 			slots = w + ubatch
 		}
 		l := &c.layers[il]
-		l.window, l.slots = w, slots
+		l.window, l.slots, l.d = w, slots, headDim
 		if f16 {
 			l.k16 = make([]uint16, slots*kvDim)
 			l.v16 = make([]uint16, slots*kvDim)
@@ -71,29 +76,37 @@ func (l *kvLayer) slot(pos int) int {
 	return pos % l.slots
 }
 
-// keys and values return the F32 cache's row at pos (tests).
-func (l *kvLayer) keys(pos, kvDim int) []float32 {
-	s := l.slot(pos)
-	return l.k[s*kvDim : (s+1)*kvDim]
-}
+// at is the offset of KV head h's row in slot s.
+func (l *kvLayer) at(h, s int) int { return (h*l.slots + s) * l.d }
 
-func (l *kvLayer) values(pos, kvDim int) []float32 {
-	s := l.slot(pos)
-	return l.v[s*kvDim : (s+1)*kvDim]
+// keys and values gather the F32 cache's row of every head at pos (tests).
+func (l *kvLayer) keys(pos, kvDim int) []float32 { return l.gather(l.k, pos, kvDim) }
+
+func (l *kvLayer) values(pos, kvDim int) []float32 { return l.gather(l.v, pos, kvDim) }
+
+func (l *kvLayer) gather(c []float32, pos, kvDim int) []float32 {
+	row := make([]float32, 0, kvDim)
+	for h := 0; h < kvDim/l.d; h++ {
+		row = append(row, c[l.at(h, l.slot(pos)):][:l.d]...)
+	}
+	return row
 }
 
 // store writes the key and value rows of position pos, rounding them to
 // F16 (to nearest even, as F16C does) in an F16 cache.
 func (l *kvLayer) store(pos, kvDim int, k, v []float32) {
 	s := l.slot(pos)
-	if l.k16 != nil {
-		kd, vd := l.k16[s*kvDim:(s+1)*kvDim], l.v16[s*kvDim:(s+1)*kvDim]
-		for i := range kd {
-			kd[i], vd[i] = quant.FP32ToFP16(k[i]), quant.FP32ToFP16(v[i])
+	for h := 0; h < kvDim/l.d; h++ {
+		src, dst := h*l.d, l.at(h, s)
+		if l.k16 != nil {
+			kd, vd := l.k16[dst:dst+l.d], l.v16[dst:dst+l.d]
+			for i := range kd {
+				kd[i], vd[i] = quant.FP32ToFP16(k[src+i]), quant.FP32ToFP16(v[src+i])
+			}
+		} else {
+			copy(l.k[dst:dst+l.d], k[src:src+l.d])
+			copy(l.v[dst:dst+l.d], v[src:src+l.d])
 		}
-	} else {
-		copy(l.k[s*kvDim:(s+1)*kvDim], k)
-		copy(l.v[s*kvDim:(s+1)*kvDim], v)
 	}
 	if l.pos != nil {
 		l.pos[s] = pos

@@ -28,7 +28,7 @@ func (m *Model) NewRunner(ctx int) *Runner {
 	ub := min(DefaultUBatch, ctx)
 	m.execMu.RLock()
 	defer m.execMu.RUnlock()
-	return &Runner{m: m, kv: newKVCache(windows, ctx, c.KVDim(), ub, m.kvF16), st: newState(m, ub, ctx)}
+	return &Runner{m: m, kv: newKVCache(windows, ctx, c.KVDim(), c.HeadDim, ub, m.kvF16), st: newState(m, ub, ctx)}
 }
 
 // WeightBytesRead is how many weight bytes this runner's forward passes
