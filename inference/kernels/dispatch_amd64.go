@@ -185,6 +185,14 @@ func quantizeQ8_0(x []float32, dst []byte) {
 	quantizeQ8_0AVX2(&x[0], &dst[0], len(x)/qk)
 }
 
+func q8_0Aux(x, aux []byte, nb int) {
+	if active == levelGeneric {
+		q8_0AuxGeneric(x, aux, nb)
+		return
+	}
+	q8_0AuxAVX2(&x[0], &aux[0], nb)
+}
+
 // gemm4 sets out[j][r] = dot(row r, xs[j]) for j < 4, r0 ≤ r < r1, for Q4_0
 // (q4) or Q8_0 weights; callers check the bounds.
 func gemm4(q4 bool, w []byte, rowBytes int, xs [][]byte, nb int, out [][]float32, r0, r1 int, pre *gemmScratch) {

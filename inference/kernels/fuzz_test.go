@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -87,4 +88,30 @@ func finiteScales(b []byte, block int) {
 	for i := 0; i+1 < len(b); i += block {
 		b[i+1] &^= 0x40
 	}
+}
+
+// FuzzQ8_0Aux checks Q8_0Aux on arbitrary Q8_0 bytes (any int8 values, any
+// fp16 scale but NaN, whose payload the conversions may quiet differently)
+// against the plain-Go version.
+func FuzzQ8_0Aux(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0x80, 0x7f, 0xff, 0x01}, 17))
+	f.Add(make([]byte, 34*3))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nb := len(data) / q8_0Bytes
+		x := data[:nb*q8_0Bytes]
+		for b := 0; b < nb; b++ {
+			if x[b*q8_0Bytes+1]&0x7c == 0x7c && (x[b*q8_0Bytes+1]&3 != 0 || x[b*q8_0Bytes] != 0) {
+				x[b*q8_0Bytes+1] &^= 0x04 // NaN -> finite
+			}
+		}
+		want := make([]byte, nb*Q8AuxBytes)
+		q8_0AuxGeneric(x, want, nb)
+		forEachLevel(t, func(t *testing.T) {
+			got := make([]byte, len(want)+Q8AuxBytes)
+			Q8_0Aux(x, nb*qk, got)
+			if !slices.Equal(got[:len(want)], want) || !slices.Equal(got[len(want):], make([]byte, Q8AuxBytes)) {
+				t.Fatalf("Q8_0Aux(%x) = %x, want %x (and nothing written past it)", x, got, want)
+			}
+		})
+	})
 }

@@ -6036,6 +6036,41 @@ done:
 	VZEROUPPER
 	RET
 
+// func q8_0AuxAVX2(x *byte, aux *byte, nb int)
+// Requires: AVX, AVX2, F16C
+TEXT ·q8_0AuxAVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	MOVQ         aux+8(FP), DI
+	MOVQ         nb+16(FP), CX
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y14, Y14, Y14
+
+block:
+	TESTQ        CX, CX
+	JZ           done
+	VPMOVSXBW    2(SI), Y0
+	VPMOVSXBW    18(SI), Y1
+	VPMADDWD     Y15, Y0, Y0
+	VPMADDWD     Y15, Y1, Y1
+	VPHADDD      Y1, Y0, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VPSLLD       $0x03, Y0, Y0
+	VPSUBD       Y0, Y14, Y0
+	VMOVDQU      Y0, (DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, Y2
+	VMOVUPS      Y2, 32(DI)
+	ADDQ         $0x22, SI
+	ADDQ         $0x40, DI
+	DECQ         CX
+	JMP          block
+
+done:
+	VZEROUPPER
+	RET
+
 // func attnReduce32AVX2(out *float32, acc *float32, d int)
 // Requires: AVX
 TEXT ·attnReduce32AVX2(SB), NOSPLIT, $0-24

@@ -33,6 +33,13 @@ func Q8_0Aux(x []byte, n int, aux []byte) {
 		panic(fmt.Sprintf("kernels: Q8_0Aux: %d elements need %d activation and %d aux bytes, have %d and %d",
 			n, nb*q8_0Bytes, nb*Q8AuxBytes, len(x), len(aux)))
 	}
+	if nb > 0 {
+		q8_0Aux(x, aux, nb)
+	}
+}
+
+// q8_0AuxGeneric is Q8_0Aux in plain Go (the reference of the assembly).
+func q8_0AuxGeneric(x, aux []byte, nb int) {
 	for b := 0; b < nb; b++ {
 		xb := x[b*q8_0Bytes : (b+1)*q8_0Bytes]
 		a := aux[b*Q8AuxBytes : (b+1)*Q8AuxBytes]

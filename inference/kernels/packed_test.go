@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -113,5 +114,48 @@ func BenchmarkGemvQ4_0x4(b *testing.B) {
 				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, rowBytes, x, aux, n, out, 0, sh.rows) })
 			})
 		}
+	}
+}
+
+// TestQ8_0AuxExtremes runs Q8_0Aux on every int8 value in every position and
+// scales from subnormal to infinite, against the plain-Go version.
+func TestQ8_0AuxExtremes(t *testing.T) {
+	const nb = 40
+	x := make([]byte, nb*q8_0Bytes)
+	scales := []uint16{0x0000, 0x0001, 0x03ff, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0x7c00, 0xfc00, 0x8000}
+	for b := 0; b < nb; b++ {
+		binary.LittleEndian.PutUint16(x[b*q8_0Bytes:], scales[b%len(scales)])
+		for i := 0; i < qk; i++ {
+			x[b*q8_0Bytes+2+i] = byte(b*qk + i*7)
+		}
+	}
+	x[2+5], x[2+6] = 0x80, 0x80 // -128 twice in one group
+	want := make([]byte, nb*Q8AuxBytes)
+	q8_0AuxGeneric(x, want, nb)
+	forEachLevel(t, func(t *testing.T) {
+		for _, n := range []int{1, 3, nb} {
+			got := make([]byte, nb*Q8AuxBytes)
+			Q8_0Aux(x, n*qk, got)
+			if !bytes.Equal(got[:n*Q8AuxBytes], want[:n*Q8AuxBytes]) || !bytes.Equal(got[n*Q8AuxBytes:], make([]byte, (nb-n)*Q8AuxBytes)) {
+				t.Fatalf("%d blocks: got %x, want %x", n, got, want[:n*Q8AuxBytes])
+			}
+		}
+	})
+}
+
+func BenchmarkQ8_0Aux(b *testing.B) {
+	saved := active
+	defer func() { active = saved }()
+	const n = 1536
+	x := benchAct(gguf.Q4_0, n)
+	aux := make([]byte, Q8_0AuxSize(n))
+	for _, l := range levels() {
+		b.Run(l.String(), func(b *testing.B) {
+			active = l
+			b.SetBytes(int64(len(x)))
+			for b.Loop() {
+				Q8_0Aux(x, n, aux)
+			}
+		})
 	}
 }

@@ -181,6 +181,11 @@ func scaleMulAVX2(dst *float32, x *float32, w *float32, a float32, n int)
 //go:noescape
 func quantizeQ8_0AVX2(x *float32, dst *byte, nb int)
 
+// q8_0AuxAVX2 writes the Q8_0Aux entries of nb Q8_0 blocks at x to aux.
+//
+//go:noescape
+func q8_0AuxAVX2(x *byte, aux *byte, nb int)
+
 // attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes
 // acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).
 //

@@ -53,6 +53,7 @@ func main() {
 	scale()
 	scaleMul()
 	quantizeQ8_0()
+	q8_0Aux()
 	attnReduce32()
 	attnReduce8()
 	attnScoresHeads()
