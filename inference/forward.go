@@ -116,6 +116,8 @@ func (s *state) forward(kv *kvCache, tokens []int, wantLogits func(i int) bool) 
 	if m.exec == nil {
 		return errClosed
 	}
+	m.passes.Add(1)
+	defer m.passes.Add(-1)
 	for len(s.scores) < m.exec.Threads() { // the thread count may have grown since the state was made
 		s.scores = append(s.scores, make([]float32, kv.ctx))
 	}

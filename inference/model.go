@@ -88,6 +88,8 @@ type Model struct {
 	packQ4       bool
 	packMu       [16]sync.Mutex // striped by expert: packing one in the mapping
 	mappedPacked []atomic.Bool  // per layer·expert: packed in the mapping
+	packer       backgroundPacker
+	passes       atomic.Int32 // forward passes running (the packer waits for none)
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -130,6 +132,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 			return nil, err
 		}
 	}
+	m.startPacker()
 	return m, nil
 }
 
@@ -277,6 +280,7 @@ func (m *Model) Threads() int { return m.threads }
 
 // Close releases the model's file mapping and threads. Sessions must not be used afterwards.
 func (m *Model) Close() error {
+	m.packer.stop()
 	m.execMu.Lock()
 	defer m.execMu.Unlock()
 	if m.exec != nil {

@@ -107,3 +107,97 @@ func TestPackedBudgetSwitch(t *testing.T) {
 		t.Fatalf("the expert cache was not used after the switch: %+v, cache %v, breakdown %+v", st, m.cache.Load() != nil, m.Breakdown(m.Budget()))
 	}
 }
+
+// The background packer packs every mapped expert after load while no pass
+// runs, stops when the model closes or the expert cache takes over, and
+// changes no logit whether a pass meets its experts packed or not.
+func TestBackgroundPacker(t *testing.T) {
+	saved := packsQ4_0
+	defer func() { packsQ4_0 = saved }()
+	packsQ4_0 = func() bool { return true }
+	var c goldenCase
+	for _, cc := range loadCases(t) {
+		if cc.Name == "tiny-swa-sigmoid-q4_0.p0" {
+			c = cc
+		}
+	}
+	path := filepath.Join(testdataDir, c.Model)
+	ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)
+	plain, err := Load(path, LoadOptions{Threads: 2, NoPack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := logitsOf(t, plain, ids)
+	plain.Close()
+	same := func(what string, got [][]float32) {
+		t.Helper()
+		for p := range want {
+			for i := range want[p] {
+				if got[p][i] != want[p][i] {
+					t.Fatalf("%s: position %d logit %d = %v, want %v", what, p, i, got[p][i], want[p][i])
+				}
+			}
+		}
+	}
+
+	t.Run("packs everything", func(t *testing.T) {
+		m, err := Load(path, LoadOptions{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		m.WaitPacked()
+		for i := range m.mappedPacked {
+			if !m.mappedPacked[i].Load() {
+				t.Fatalf("expert %d of layer %d is not packed", i%m.Config.Experts, i/m.Config.Experts)
+			}
+		}
+		same("after packing", logitsOf(t, m, ids))
+	})
+	t.Run("alongside passes", func(t *testing.T) {
+		for rep := 0; rep < 5; rep++ {
+			m, err := Load(path, LoadOptions{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			same("while packing", logitsOf(t, m, ids))
+			m.WaitPacked()
+			m.Close()
+		}
+	})
+	t.Run("close at once", func(t *testing.T) {
+		for rep := 0; rep < 20; rep++ {
+			m, err := Load(path, LoadOptions{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			m.WaitPacked() // returns: the packer has stopped
+		}
+	})
+	t.Run("cache takes over", func(t *testing.T) {
+		m, err := Load(path, LoadOptions{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if err := m.SetBudget(m.Breakdown(0).MinBudget); err != nil {
+			t.Fatal(err)
+		}
+		m.WaitPacked()
+		same("with the cache", logitsOf(t, m, ids))
+		if m.ExpertStats().Reads == 0 {
+			t.Fatal("the expert cache was not used")
+		}
+	})
+	t.Run("nothing to pack", func(t *testing.T) {
+		m, err := Load(path, LoadOptions{Threads: 2, NoPack: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		m.WaitPacked()
+	})
+}
