@@ -162,34 +162,25 @@ func maxF32(x []float32) float32 {
 	return max(max(m0, m1), max(m2, m3))
 }
 
-// ropeAngles fills cs with the cosines and sines (cs[2i], cs[2i+1]) of pair
-// i's angle at position pos, computed the way ggml does: theta starts at pos
-// and is multiplied by base^(-2/d) in float32 for each pair; cosf/sinf are
-// glibc's (libmf.go). A token's table serves its Q and K in every layer.
+// ropeAngles fills cs with the cosines (cs[i]) and sines (cs[half+i]) of
+// pair i's angle at position pos, computed the way ggml does: theta starts
+// at pos and is multiplied by base^(-2/d) in float32 for each pair;
+// cosf/sinf are glibc's (libmf.go). A token's table serves its Q and K in
+// every layer.
 func ropeAngles(cs []float32, headDim, pos int, base float32) {
 	half := headDim / 2
 	thetaScale := float32(math.Pow(float64(base), -2.0/float64(headDim)))
 	theta := float32(pos)
 	for i := 0; i < half; i++ {
-		cs[2*i+1], cs[2*i] = sincosfGlibc(theta)
+		cs[half+i], cs[i] = sincosfGlibc(theta)
 		theta *= thetaScale
 	}
 }
 
 // ropeNeox rotates each head of x in place (GGML_ROPE_TYPE_NEOX: pairs (i,
-// i+d/2)) by the angles ropeAngles computed.
+// i+d/2)) by the angles ropeAngles computed, in ggml's rounding (see
+// kernels.RopeNeox).
 func ropeNeox(x []float32, headDim int, cs []float32) {
 	half := headDim / 2
-	for h := 0; h+headDim <= len(x); h += headDim {
-		for i := 0; i < half; i++ {
-			x0, x1 := x[h+i], x[h+i+half]
-			x[h+i], x[h+i+half] = ropeRotate(x0, x1, cs[2*i], cs[2*i+1])
-		}
-	}
-}
-
-// ropeRotate is ggml's x0*cos - x1*sin, x0*sin + x1*cos as GCC contracts it:
-// the first product of each line fused with the rounded second one.
-func ropeRotate(x0, x1, cos, sin float32) (float32, float32) {
-	return fma32(x0, cos, -float32(x1*sin)), fma32(x0, sin, float32(x1*cos))
+	kernels.RopeNeox(x, headDim, cs[:half], cs[half:2*half])
 }

@@ -15,3 +15,5 @@ func scaleMul(dst, x, w []float32, a float32) { scaleMulGeneric(dst, x, w, a) }
 func quantizeQ8_0(x []float32, dst []byte)    { quant.QuantizeActQ8_0(x, dst) }
 
 func q8_0Aux(x, aux []byte, nb int) { q8_0AuxGeneric(x, aux, nb) }
+
+func ropeNeox(x []float32, d int, cos, sin []float32) bool { return false }
