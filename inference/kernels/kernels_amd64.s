@@ -4547,6 +4547,403 @@ DATA q4x4Gather<>+56(SB)/4, $0x00000008
 DATA q4x4Gather<>+60(SB)/4, $0x0000000c
 GLOBL q4x4Gather<>(SB), RODATA|NOPTR, $64
 
+// func gemvQ4_0RowsX4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, rows *int32, count int, out *float32)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0RowsX4AVX2(SB), NOSPLIT, $0-64
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ         rows+40(FP), R13
+	MOVQ         count+48(FP), R14
+
+quad:
+	TESTQ   R14, R14
+	JZ      done
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	MOVQ    rowBytes+8(FP), R10
+	IMULQ   R10, AX
+	IMULQ   R10, BX
+	IMULQ   R10, CX
+	IMULQ   R10, DX
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $0x12, R10, R10
+	MOVQ    w+0(FP), R11
+	ADDQ    R10, R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	MOVQ    rowBytes+8(FP), R10
+	IMULQ   R10, SI
+	IMULQ   R10, DI
+	IMULQ   R10, R8
+	IMULQ   R10, R9
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $0x12, R10, R10
+	MOVQ    w+0(FP), R11
+	ADDQ    R10, R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $-18, R10, R10
+	MOVQ    x+16(FP), R11
+	MOVQ    aux+24(FP), R12
+
+block:
+	PREFETCHT1     (SI)(R10*1)
+	PREFETCHT1     (DI)(R10*1)
+	PREFETCHT1     (R8)(R10*1)
+	PREFETCHT1     (R9)(R10*1)
+	VBROADCASTI128 2(R11), Y4
+	VBROADCASTI128 18(R11), Y5
+	VBROADCASTI128 (R12), Y6
+	VBROADCASTI128 16(R12), Y7
+	VMOVD          (AX)(R10*1), X8
+	VPINSRW        $0x01, (BX)(R10*1), X8, X8
+	VPINSRW        $0x02, (CX)(R10*1), X8, X8
+	VPINSRW        $0x03, (DX)(R10*1), X8, X8
+	VPUNPCKLQDQ    X8, X8, X8
+	VCVTPH2PS      X8, Y8
+	VMULPS         32(R12), Y8, Y8
+	VPERMILPS      rowsX4ScaleCtl<>+32(SB), Y8, Y9
+	VPERMILPS      rowsX4ScaleCtl<>+0(SB), Y8, Y8
+	VMOVDQU        2(AX)(R10*1), X10
+	VINSERTI128    $0x01, 2(BX)(R10*1), Y10, Y10
+	VPSRLW         $0x04, Y10, Y11
+	VPAND          Y15, Y10, Y10
+	VPAND          Y15, Y11, Y11
+	VPMADDUBSW     Y4, Y10, Y10
+	VPMADDWD       Y14, Y10, Y10
+	VPADDD         Y6, Y10, Y10
+	VCVTDQ2PS      Y10, Y10
+	VFMADD231PS    Y8, Y10, Y0
+	VPMADDUBSW     Y5, Y11, Y11
+	VPMADDWD       Y14, Y11, Y11
+	VPADDD         Y7, Y11, Y11
+	VCVTDQ2PS      Y11, Y11
+	VFMADD231PS    Y8, Y11, Y1
+	VMOVDQU        2(CX)(R10*1), X10
+	VINSERTI128    $0x01, 2(DX)(R10*1), Y10, Y10
+	VPSRLW         $0x04, Y10, Y11
+	VPAND          Y15, Y10, Y10
+	VPAND          Y15, Y11, Y11
+	VPMADDUBSW     Y4, Y10, Y10
+	VPMADDWD       Y14, Y10, Y10
+	VPADDD         Y6, Y10, Y10
+	VCVTDQ2PS      Y10, Y10
+	VFMADD231PS    Y9, Y10, Y2
+	VPMADDUBSW     Y5, Y11, Y11
+	VPMADDWD       Y14, Y11, Y11
+	VPADDD         Y7, Y11, Y11
+	VCVTDQ2PS      Y11, Y11
+	VFMADD231PS    Y9, Y11, Y3
+	ADDQ           $0x22, R11
+	ADDQ           $0x40, R12
+	ADDQ           $0x12, R10
+	JNZ            block
+	MOVQ           out+56(FP), R12
+	VADDPS         Y1, Y0, Y0
+	VPERMILPS      $0x4e, Y0, Y10
+	VADDPS         Y10, Y0, Y0
+	VMOVSHDUP      Y0, Y10
+	VADDPS         Y10, Y0, Y0
+	VEXTRACTF128   $0x01, Y0, X10
+	VUNPCKLPS      X10, X0, X0
+	VADDPS         Y3, Y2, Y2
+	VPERMILPS      $0x4e, Y2, Y10
+	VADDPS         Y10, Y2, Y2
+	VMOVSHDUP      Y2, Y10
+	VADDPS         Y10, Y2, Y2
+	VEXTRACTF128   $0x01, Y2, X10
+	VUNPCKLPS      X10, X2, X2
+	VMOVLHPS       X2, X0, X0
+	LEAQ           -4(R13)(R14*4), R11
+	LEAQ           (R13), R10
+	CMPQ           R14, $0x01
+	CMOVQCS        R11, R10
+	MOVLQSX        (R10), R10
+	VEXTRACTPS     $0x00, X0, (R12)(R10*4)
+	LEAQ           -4(R13)(R14*4), R11
+	LEAQ           4(R13), R10
+	CMPQ           R14, $0x02
+	CMOVQCS        R11, R10
+	MOVLQSX        (R10), R10
+	VEXTRACTPS     $0x01, X0, (R12)(R10*4)
+	LEAQ           -4(R13)(R14*4), R11
+	LEAQ           8(R13), R10
+	CMPQ           R14, $0x03
+	CMOVQCS        R11, R10
+	MOVLQSX        (R10), R10
+	VEXTRACTPS     $0x02, X0, (R12)(R10*4)
+	LEAQ           -4(R13)(R14*4), R11
+	LEAQ           12(R13), R10
+	CMPQ           R14, $0x04
+	CMOVQCS        R11, R10
+	MOVLQSX        (R10), R10
+	VEXTRACTPS     $0x03, X0, (R12)(R10*4)
+	CMPQ           R14, $0x04
+	JBE            done
+	ADDQ           $0x10, R13
+	SUBQ           $0x04, R14
+	JMP            quad
+
+done:
+	VZEROUPPER
+	RET
+
+DATA rowsX4ScaleCtl<>+0(SB)/4, $0x00000000
+DATA rowsX4ScaleCtl<>+4(SB)/4, $0x00000000
+DATA rowsX4ScaleCtl<>+8(SB)/4, $0x00000000
+DATA rowsX4ScaleCtl<>+12(SB)/4, $0x00000000
+DATA rowsX4ScaleCtl<>+16(SB)/4, $0x00000001
+DATA rowsX4ScaleCtl<>+20(SB)/4, $0x00000001
+DATA rowsX4ScaleCtl<>+24(SB)/4, $0x00000001
+DATA rowsX4ScaleCtl<>+28(SB)/4, $0x00000001
+DATA rowsX4ScaleCtl<>+32(SB)/4, $0x00000002
+DATA rowsX4ScaleCtl<>+36(SB)/4, $0x00000002
+DATA rowsX4ScaleCtl<>+40(SB)/4, $0x00000002
+DATA rowsX4ScaleCtl<>+44(SB)/4, $0x00000002
+DATA rowsX4ScaleCtl<>+48(SB)/4, $0x00000003
+DATA rowsX4ScaleCtl<>+52(SB)/4, $0x00000003
+DATA rowsX4ScaleCtl<>+56(SB)/4, $0x00000003
+DATA rowsX4ScaleCtl<>+60(SB)/4, $0x00000003
+GLOBL rowsX4ScaleCtl<>(SB), RODATA|NOPTR, $64
+
+// func gemvQ4_0RowsX4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, rows *int32, count int, out *float32)
+// Requires: AVX, AVX512BW, AVX512F, CMOV, F16C, MMX+
+TEXT ·gemvQ4_0RowsX4AVX512(SB), NOSPLIT, $0-64
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X31
+	VPBROADCASTD X31, Z31
+	VMOVDQU32    rowsX4ScalePerm<>+0(SB), Z30
+	VMOVDQU32    rowsX4Gather<>+0(SB), Z29
+	MOVQ         rows+40(FP), R13
+	MOVQ         count+48(FP), R14
+
+quad:
+	TESTQ   R14, R14
+	JZ      done
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    (R13), AX
+	CMPQ    R14, $0x01
+	CMOVQCS R11, AX
+	MOVLQSX (AX), AX
+	LEAQ    4(R13), BX
+	CMPQ    R14, $0x02
+	CMOVQCS R11, BX
+	MOVLQSX (BX), BX
+	LEAQ    8(R13), CX
+	CMPQ    R14, $0x03
+	CMOVQCS R11, CX
+	MOVLQSX (CX), CX
+	LEAQ    12(R13), DX
+	CMPQ    R14, $0x04
+	CMOVQCS R11, DX
+	MOVLQSX (DX), DX
+	MOVQ    rowBytes+8(FP), R10
+	IMULQ   R10, AX
+	IMULQ   R10, BX
+	IMULQ   R10, CX
+	IMULQ   R10, DX
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $0x12, R10, R10
+	MOVQ    w+0(FP), R11
+	ADDQ    R10, R11
+	ADDQ    R11, AX
+	ADDQ    R11, BX
+	ADDQ    R11, CX
+	ADDQ    R11, DX
+	LEAQ    -4(R13)(R14*4), R11
+	LEAQ    16(R13), SI
+	CMPQ    R14, $0x05
+	CMOVQCS R11, SI
+	MOVLQSX (SI), SI
+	LEAQ    20(R13), DI
+	CMPQ    R14, $0x06
+	CMOVQCS R11, DI
+	MOVLQSX (DI), DI
+	LEAQ    24(R13), R8
+	CMPQ    R14, $0x07
+	CMOVQCS R11, R8
+	MOVLQSX (R8), R8
+	LEAQ    28(R13), R9
+	CMPQ    R14, $0x08
+	CMOVQCS R11, R9
+	MOVLQSX (R9), R9
+	MOVQ    rowBytes+8(FP), R10
+	IMULQ   R10, SI
+	IMULQ   R10, DI
+	IMULQ   R10, R8
+	IMULQ   R10, R9
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $0x12, R10, R10
+	MOVQ    w+0(FP), R11
+	ADDQ    R10, R11
+	ADDQ    R11, SI
+	ADDQ    R11, DI
+	ADDQ    R11, R8
+	ADDQ    R11, R9
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    nb+32(FP), R10
+	IMUL3Q  $-18, R10, R10
+	MOVQ    x+16(FP), R11
+	MOVQ    aux+24(FP), R12
+
+block:
+	PREFETCHT1      (SI)(R10*1)
+	PREFETCHT1      (DI)(R10*1)
+	PREFETCHT1      (R8)(R10*1)
+	PREFETCHT1      (R9)(R10*1)
+	VBROADCASTI32X4 2(R11), Z0
+	VBROADCASTI32X4 18(R11), Z1
+	VBROADCASTI32X4 (R12), Z2
+	VBROADCASTI32X4 16(R12), Z3
+	VMOVDQU         2(AX)(R10*1), X8
+	VINSERTI32X4    $0x01, 2(BX)(R10*1), Z8, Z8
+	VINSERTI32X4    $0x02, 2(CX)(R10*1), Z8, Z8
+	VINSERTI32X4    $0x03, 2(DX)(R10*1), Z8, Z8
+	VPSRLW          $0x04, Z8, Z9
+	VPANDD          Z31, Z8, Z8
+	VPANDD          Z31, Z9, Z9
+	VMOVDQA32       Z2, Z10
+	VMOVDQA32       Z3, Z11
+	VPDPBUSD        Z0, Z8, Z10
+	VPDPBUSD        Z1, Z9, Z11
+	VCVTDQ2PS       Z10, Z10
+	VCVTDQ2PS       Z11, Z11
+	VMOVD           (AX)(R10*1), X12
+	VPINSRW         $0x01, (BX)(R10*1), X12, X12
+	VPINSRW         $0x02, (CX)(R10*1), X12, X12
+	VPINSRW         $0x03, (DX)(R10*1), X12, X12
+	VCVTPH2PS       X12, X12
+	VMULPS          32(R12), X12, X12
+	VPERMPS         Z12, Z30, Z12
+	VFMADD231PS     Z12, Z10, Z4
+	VFMADD231PS     Z12, Z11, Z5
+	ADDQ            $0x22, R11
+	ADDQ            $0x40, R12
+	ADDQ            $0x12, R10
+	JNZ             block
+	MOVQ            out+56(FP), R12
+	VADDPS          Z5, Z4, Z4
+	VPERMILPS       $0x4e, Z4, Z8
+	VADDPS          Z8, Z4, Z4
+	VMOVSHDUP       Z4, Z8
+	VADDPS          Z8, Z4, Z4
+	VPERMPS         Z4, Z29, Z8
+	LEAQ            -4(R13)(R14*4), R11
+	LEAQ            (R13), R10
+	CMPQ            R14, $0x01
+	CMOVQCS         R11, R10
+	MOVLQSX         (R10), R10
+	VEXTRACTPS      $0x00, X8, (R12)(R10*4)
+	LEAQ            -4(R13)(R14*4), R11
+	LEAQ            4(R13), R10
+	CMPQ            R14, $0x02
+	CMOVQCS         R11, R10
+	MOVLQSX         (R10), R10
+	VEXTRACTPS      $0x01, X8, (R12)(R10*4)
+	LEAQ            -4(R13)(R14*4), R11
+	LEAQ            8(R13), R10
+	CMPQ            R14, $0x03
+	CMOVQCS         R11, R10
+	MOVLQSX         (R10), R10
+	VEXTRACTPS      $0x02, X8, (R12)(R10*4)
+	LEAQ            -4(R13)(R14*4), R11
+	LEAQ            12(R13), R10
+	CMPQ            R14, $0x04
+	CMOVQCS         R11, R10
+	MOVLQSX         (R10), R10
+	VEXTRACTPS      $0x03, X8, (R12)(R10*4)
+	CMPQ            R14, $0x04
+	JBE             done
+	ADDQ            $0x10, R13
+	SUBQ            $0x04, R14
+	JMP             quad
+
+done:
+	VZEROUPPER
+	RET
+
+DATA rowsX4ScalePerm<>+0(SB)/4, $0x00000000
+DATA rowsX4ScalePerm<>+4(SB)/4, $0x00000000
+DATA rowsX4ScalePerm<>+8(SB)/4, $0x00000000
+DATA rowsX4ScalePerm<>+12(SB)/4, $0x00000000
+DATA rowsX4ScalePerm<>+16(SB)/4, $0x00000001
+DATA rowsX4ScalePerm<>+20(SB)/4, $0x00000001
+DATA rowsX4ScalePerm<>+24(SB)/4, $0x00000001
+DATA rowsX4ScalePerm<>+28(SB)/4, $0x00000001
+DATA rowsX4ScalePerm<>+32(SB)/4, $0x00000002
+DATA rowsX4ScalePerm<>+36(SB)/4, $0x00000002
+DATA rowsX4ScalePerm<>+40(SB)/4, $0x00000002
+DATA rowsX4ScalePerm<>+44(SB)/4, $0x00000002
+DATA rowsX4ScalePerm<>+48(SB)/4, $0x00000003
+DATA rowsX4ScalePerm<>+52(SB)/4, $0x00000003
+DATA rowsX4ScalePerm<>+56(SB)/4, $0x00000003
+DATA rowsX4ScalePerm<>+60(SB)/4, $0x00000003
+GLOBL rowsX4ScalePerm<>(SB), RODATA|NOPTR, $64
+
+DATA rowsX4Gather<>+0(SB)/4, $0x00000000
+DATA rowsX4Gather<>+4(SB)/4, $0x00000004
+DATA rowsX4Gather<>+8(SB)/4, $0x00000008
+DATA rowsX4Gather<>+12(SB)/4, $0x0000000c
+DATA rowsX4Gather<>+16(SB)/4, $0x00000000
+DATA rowsX4Gather<>+20(SB)/4, $0x00000004
+DATA rowsX4Gather<>+24(SB)/4, $0x00000008
+DATA rowsX4Gather<>+28(SB)/4, $0x0000000c
+DATA rowsX4Gather<>+32(SB)/4, $0x00000000
+DATA rowsX4Gather<>+36(SB)/4, $0x00000004
+DATA rowsX4Gather<>+40(SB)/4, $0x00000008
+DATA rowsX4Gather<>+44(SB)/4, $0x0000000c
+DATA rowsX4Gather<>+48(SB)/4, $0x00000000
+DATA rowsX4Gather<>+52(SB)/4, $0x00000004
+DATA rowsX4Gather<>+56(SB)/4, $0x00000008
+DATA rowsX4Gather<>+60(SB)/4, $0x0000000c
+GLOBL rowsX4Gather<>(SB), RODATA|NOPTR, $64
+
 // func gemm4Q4_KQ8_KAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemm4Q4_KQ8_KAVX2(SB), NOSPLIT, $232-96

@@ -13,8 +13,10 @@ import (
 // (see Gemv). Each result is bit-identical to Gemv's for that row. Rows may
 // come in any order and repeat. For Q4_0 and Q8_0 on amd64 the listed rows
 // go four at a time through one kernel that prefetches the next four, which
-// hides the DRAM latency of each scattered row start; other types and
-// builds call Gemv row by row.
+// hides the DRAM latency of each scattered row start (Q4_0's kernel gathers
+// the four rows' blocks into one register and computes as the Q4_0x4
+// kernels do, with x's Q8_0Aux); other types and builds call Gemv row by
+// row.
 func GemvRows(t gguf.TensorType, w []byte, rowBytes int, x []byte, n int, rows []int32, out []float32) {
 	if len(rows) == 0 {
 		return
@@ -33,6 +35,19 @@ func GemvRows(t gguf.TensorType, w []byte, rowBytes int, x []byte, n int, rows [
 	checkQuant("GemvRows", rowBytes, blockW, len(x), n)
 	checkRows("GemvRows", w, rowBytes, n/qk*blockW, rows, len(out))
 	step := quadRows(max(1, maxCallBytes/max(rowBytes, 1)))
+	nb := n / qk
+	if t == gguf.Q4_0 && nb > 0 && nb <= rowsAuxBlocks && hasRowsQ4_0Aux() {
+		// The packed kernels' arithmetic wants x's Q8_0Aux: ~80 ns per
+		// 1536-wide x, against µs for the rows of a call; on the stack,
+		// as the caller's unpacked matrices come without one.
+		var buf [rowsAuxBlocks * Q8AuxBytes]byte
+		aux := buf[:nb*Q8AuxBytes]
+		q8_0Aux(x, aux, nb)
+		for i := 0; i < len(rows); i += step {
+			gemvRowsQ4_0Aux(w, rowBytes, x, aux, nb, rows[i:min(i+step, len(rows))], out)
+		}
+		return
+	}
 	for i := 0; i < len(rows); i += step {
 		part := rows[i:min(i+step, len(rows))]
 		if t == gguf.Q4_0 {
@@ -42,6 +57,11 @@ func GemvRows(t gguf.TensorType, w []byte, rowBytes int, x []byte, n int, rows [
 		}
 	}
 }
+
+// rowsAuxBlocks bounds the activation blocks (n ≤ 8192) whose Q8_0Aux
+// GemvRows keeps on the stack for the gathered Q4_0 kernels; longer rows
+// take the plain kernels.
+const rowsAuxBlocks = 256
 
 // checkRows panics unless every listed row lies in w (its rowNeed bytes at
 // rows[i]·rowBytes) and indexes out.

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -103,7 +104,7 @@ func TestGemvRows(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0} {
 			for _, tc := range []struct{ rows, n, pad int }{
-				{1, 32, 0}, {3, 64, 0}, {5, 96, 7}, {16, 160, 0}, {37, 1536, 0}, {9, 2048, 18}, {40, 2048, 0}, {23, 736, 0},
+				{1, 32, 0}, {3, 64, 0}, {5, 96, 7}, {16, 160, 0}, {37, 1536, 0}, {9, 2048, 18}, {40, 2048, 0}, {23, 736, 0}, {6, 8224, 0},
 			} {
 				t.Run(fmt.Sprintf("%s/rows=%d/n=%d/pad=%d", typ, tc.rows, tc.n, tc.pad), func(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(tc.rows), uint64(tc.n)))
@@ -112,6 +113,41 @@ func TestGemvRows(t *testing.T) {
 						checkGemvRows(t, typ, w, rowBytes, x, tc.n, tc.rows, list)
 					}
 				})
+			}
+		}
+	})
+}
+
+// TestGemvRowsExtremes: fp16 scales at the extremes (±65504, subnormals,
+// zero) on weights and activation, nibbles and activation values at their
+// ends, for every list length up to 13 (1-3 rows left after the quads).
+func TestGemvRowsExtremes(t *testing.T) {
+	scales := []uint16{0x7bff, 0xfbff, 0x0001, 0x83ff, 0x0000, 0x3c00, 0x0400}
+	forEachLevel(t, func(t *testing.T) {
+		for _, typ := range []gguf.TensorType{gguf.Q4_0, gguf.Q8_0} {
+			r := rand.New(rand.NewPCG(9, uint64(typ)))
+			const rows, n = 11, 256
+			w, rowBytes, x := rowsCase(t, r, typ, rows, n, 0)
+			block := typ.RowSize(qk)
+			for i := 0; i < len(w); i += block {
+				binary.LittleEndian.PutUint16(w[i:], scales[r.IntN(len(scales))])
+				for j := i + 2; j < i+block; j++ {
+					switch r.IntN(3) {
+					case 0:
+						w[j] = 0x00
+					case 1:
+						w[j] = 0xff
+					}
+				}
+			}
+			for i := 0; i < len(x); i += q8_0Bytes {
+				binary.LittleEndian.PutUint16(x[i:], scales[r.IntN(len(scales))])
+				for j := i + 2; j < i+q8_0Bytes; j++ {
+					x[j] = []byte{0x7f, 0x81, 0x00, byte(r.IntN(255) - 127)}[r.IntN(4)] // Q8_0 activations are in [-127, 127]
+				}
+			}
+			for _, list := range rowLists(r, rows, rowBytes) {
+				checkGemvRows(t, typ, w, rowBytes, x, n, rows, list)
 			}
 		}
 	})
@@ -227,6 +263,13 @@ func BenchmarkGemvRows(b *testing.B) {
 			for b.Loop() {
 				GemvRows(typ, ws[i%mats], rowBytes, x, cols, list, out)
 				i++
+			}
+		})
+		b.Run(fmt.Sprintf("rows-cached/%s", l), func(b *testing.B) {
+			active = l
+			b.SetBytes(int64(len(list) * rowBytes))
+			for b.Loop() {
+				GemvRows(typ, one, rowBytes, x, cols, list, out)
 			}
 		})
 		b.Run(fmt.Sprintf("runs/%s", l), func(b *testing.B) {

@@ -127,6 +127,16 @@ func gemvQ4_0x4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *floa
 //go:noescape
 func gemvQ4_0x4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
 
+// gemvQ4_0RowsX4AVX2 sets out[rows[i]], i < count, to the dot product of row rows[i] of the Q4_0 matrix w (nb blocks, rows rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+//
+//go:noescape
+func gemvQ4_0RowsX4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, rows *int32, count int, out *float32)
+
+// gemvQ4_0RowsX4AVX512 sets out[rows[i]], i < count, to the dot product of row rows[i] of the Q4_0 matrix w (nb blocks, rows rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+//
+//go:noescape
+func gemvQ4_0RowsX4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, rows *int32, count int, out *float32)
+
 // gemm4Q4_KQ8_KAVX2 sets o_j[r] to the dot product of row r of w (Q4_K, nb super-blocks, rows rowBytes apart)
 // with the Q8_K row x_j, for j < 4 and r < rows, bit-identical to the gemv kernel.
 //
