@@ -6468,6 +6468,47 @@ done:
 	VZEROUPPER
 	RET
 
+// func ropeNeoxAVX2(x *float32, heads int, half int, cos *float32, sin *float32)
+// Requires: AVX, FMA3
+TEXT ·ropeNeoxAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ heads+8(FP), CX
+	MOVQ half+16(FP), DX
+	SHLQ $0x02, DX
+
+head:
+	TESTQ CX, CX
+	JZ    done
+	MOVQ  cos+24(FP), R8
+	MOVQ  sin+32(FP), R9
+	XORQ  AX, AX
+
+vec:
+	CMPQ        AX, DX
+	JAE         next
+	VMOVUPS     (SI)(AX*1), Y0
+	LEAQ        (SI)(DX*1), DI
+	VMOVUPS     (DI)(AX*1), Y1
+	VMOVUPS     (R8)(AX*1), Y2
+	VMOVUPS     (R9)(AX*1), Y3
+	VMULPS      Y3, Y1, Y4
+	VMULPS      Y2, Y1, Y5
+	VFMSUB231PS Y2, Y0, Y4
+	VFMADD231PS Y3, Y0, Y5
+	VMOVUPS     Y4, (SI)(AX*1)
+	VMOVUPS     Y5, (DI)(AX*1)
+	ADDQ        $0x20, AX
+	JMP         vec
+
+next:
+	LEAQ (SI)(DX*2), SI
+	DECQ CX
+	JMP  head
+
+done:
+	VZEROUPPER
+	RET
+
 // func attnReduce32AVX2(out *float32, acc *float32, d int)
 // Requires: AVX
 TEXT ·attnReduce32AVX2(SB), NOSPLIT, $0-24

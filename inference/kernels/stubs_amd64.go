@@ -196,6 +196,11 @@ func quantizeQ8_0AVX2(x *float32, dst *byte, nb int)
 //go:noescape
 func q8_0AuxAVX2(x *byte, aux *byte, nb int)
 
+// ropeNeoxAVX2 rotates heads heads of 2·half floats at x in place (half a multiple of 8).
+//
+//go:noescape
+func ropeNeoxAVX2(x *float32, heads int, half int, cos *float32, sin *float32)
+
 // attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes
 // acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).
 //

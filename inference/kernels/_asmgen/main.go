@@ -56,6 +56,7 @@ func main() {
 	scaleMul()
 	quantizeQ8_0()
 	q8_0Aux()
+	ropeNeox()
 	attnReduce32()
 	attnReduce8()
 	attnScoresHeads()
