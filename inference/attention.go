@@ -128,7 +128,11 @@ func (t *attnTask) runF16(tok, kvh, h0, nh, first, qpos int, sc []float32, ctx i
 	for p := first; p <= qpos; {
 		s := kl.slot(p)
 		m := min(qpos+1-p, kl.slots-s)
-		kernels.AttnScoresHeadsF16(q, nh, d, kl.k16[kl.at(kvh, s):], d, scale, sc[p-first:], ctx, m)
+		var pf []uint16
+		if attnPrefetchV {
+			pf = kl.v16[kl.at(kvh, s):] // the V rows, fetched meanwhile
+		}
+		kernels.AttnScoresHeadsF16(q, nh, d, kl.k16[kl.at(kvh, s):], d, scale, sc[p-first:], ctx, m, pf)
 		p += m
 	}
 	n := qpos - first + 1
@@ -145,6 +149,10 @@ func (t *attnTask) runF16(tok, kvh, h0, nh, first, qpos int, sc []float32, ctx i
 		p += m
 	}
 }
+
+// attnPrefetchV has the F16 scores kernel prefetch the V rows it will need
+// next; benchmarks turn it off to compare.
+var attnPrefetchV = true
 
 // maxF32 is the largest of x (NaN if any is NaN) as softmaxGGML finds it,
 // in four independent chains; the order can change only the sign of a zero

@@ -62,3 +62,34 @@ func BenchmarkAttention(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAttentionCold is BenchmarkAttention's decode case as a decode
+// step meets it: the layer's keys and values were last touched a whole
+// token ago, so they come from DRAM (a 64 MiB sweep evicts them before
+// every timed call).
+func BenchmarkAttentionCold(b *testing.B) {
+	c := &arch.Config{Heads: 12, KVHeads: 2, HeadDim: 128}
+	evict := make([]byte, 64<<20)
+	for _, kv := range []string{"f32", "f16", "f16-noprefetch"} {
+		for _, n := range []int{512, 4096} {
+			b.Run(fmt.Sprintf("kv=%s/ctx=%d", kv, n), func(b *testing.B) {
+				s, kl := newAttnBench(c, 2, n, 1, 0, kv != "f32")
+				defer s.m.exec.Close()
+				saved := attnPrefetchV
+				defer func() { attnPrefetchV = saved }()
+				attnPrefetchV = kv != "f16-noprefetch"
+				sum := byte(0)
+				for b.Loop() {
+					b.StopTimer()
+					for i := 0; i < len(evict); i += 64 {
+						evict[i]++
+						sum += evict[i]
+					}
+					b.StartTimer()
+					s.attention(kl, n-1, 1, 0)
+				}
+				_ = sum
+			})
+		}
+	}
+}

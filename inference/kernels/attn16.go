@@ -12,7 +12,10 @@ import "smallthinker/weights/quant"
 // k[i*stride : i*stride+d])) * scale, each dot in 16 lanes (element j into lane
 // j mod 16, one FMA each, in order), the lanes summed as hsum8 of lane l plus
 // lane l+8, then the last d mod 16 elements added one FMA at a time.
-func AttnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int) {
+// Unless pf is nil, pf has k's shape (the V rows of the same positions)
+// and its rows are prefetched as k's are done, so that the weighted sum
+// that follows finds them in cache.
+func AttnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int, pf []uint16) {
 	if n <= 0 || nh <= 0 {
 		return
 	}
@@ -22,10 +25,17 @@ func AttnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale fl
 	if len(k) < (n-1)*stride+d || stride < d {
 		panic("kernels: AttnScoresHeadsF16: k is too short")
 	}
+	if pf != nil && len(pf) < (n-1)*stride+d {
+		panic("kernels: AttnScoresHeadsF16: pf is too short")
+	}
 	run := max(1, attnCallElems/max(d*nh, 1))
 	for i := 0; i < n; i += run {
 		m := min(run, n-i)
-		if !attnScoresHeadsF16(q, nh, d, k[i*stride:], stride, scale, out[i:], outStride, m) {
+		var p []uint16
+		if pf != nil {
+			p = pf[i*stride:]
+		}
+		if !attnScoresHeadsF16(q, nh, d, k[i*stride:], stride, scale, out[i:], outStride, m, p) {
 			for h := 0; h < nh; h++ {
 				attnScoresF16Go(q[h*d:(h+1)*d], k[i*stride:], stride, scale, out[h*outStride+i:h*outStride+i+m])
 			}

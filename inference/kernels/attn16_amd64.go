@@ -2,14 +2,21 @@
 
 package kernels
 
+import "unsafe"
+
 // The assembly takes head sizes that are a multiple of 16; others use the Go
 // versions.
 
-func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int) bool {
+func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int, pf []uint16) bool {
 	if active == levelGeneric || d == 0 || d%16 != 0 {
 		return false
 	}
-	attnScoresHeadsF16AVX2(&q[0], nh, &k[0], stride*2, n, d*4, scale, &out[0], outStride*4)
+	delta := 0
+	if len(pf) > 0 {
+		// The kernel prefetches pf's rows at the same offsets as k's.
+		delta = int(uintptr(unsafe.Pointer(&pf[0])) - uintptr(unsafe.Pointer(&k[0])))
+	}
+	attnScoresHeadsF16AVX2(&q[0], nh, &k[0], stride*2, n, d*4, scale, &out[0], outStride*4, delta)
 	return true
 }
 

@@ -63,7 +63,13 @@ func TestAttnF16MatchGo(t *testing.T) {
 					const scale = 0.0883883476
 					wantOut, wantAcc := attnF16Want(q, nh, d, kv, stride, scale, out, outStride, acc, s, sStride, n)
 					name := fmt.Sprintf("d=%d/nh=%d/n=%d/stride=%d", d, nh, n, stride)
-					AttnScoresHeadsF16(q, nh, d, kv, stride, scale, out, outStride, n)
+					// Every other case prefetches a V matrix beside k: the
+					// scores must not change.
+					var pf []uint16
+					if n%2 == 1 {
+						pf = randF16(rng, len(kv))
+					}
+					AttnScoresHeadsF16(q, nh, d, kv, stride, scale, out, outStride, n, pf)
 					sameBits(t, name+"/scores", out, wantOut)
 					AttnAccumHeadsF16(acc, nh, d, s, sStride, n, kv, stride)
 					sameBits(t, name+"/accum", acc, wantAcc)
@@ -114,11 +120,12 @@ func TestAttnF16BadArguments(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"scores short q", func() { AttnScoresHeadsF16(q[:63], 2, 32, kv, 40, 1, out, 10, 10) }},
-		{"scores outStride < n", func() { AttnScoresHeadsF16(q, 2, 32, kv, 40, 1, out, 9, 10) }},
-		{"scores short out", func() { AttnScoresHeadsF16(q, 2, 32, kv, 40, 1, out[:19], 10, 10) }},
-		{"scores short k", func() { AttnScoresHeadsF16(q, 2, 32, kv[:9*40+31], 40, 1, out, 10, 10) }},
-		{"scores stride < d", func() { AttnScoresHeadsF16(q, 2, 32, kv, 31, 1, out, 10, 10) }},
+		{"scores short q", func() { AttnScoresHeadsF16(q[:63], 2, 32, kv, 40, 1, out, 10, 10, nil) }},
+		{"scores outStride < n", func() { AttnScoresHeadsF16(q, 2, 32, kv, 40, 1, out, 9, 10, nil) }},
+		{"scores short out", func() { AttnScoresHeadsF16(q, 2, 32, kv, 40, 1, out[:19], 10, 10, nil) }},
+		{"scores short k", func() { AttnScoresHeadsF16(q, 2, 32, kv[:9*40+31], 40, 1, out, 10, 10, nil) }},
+		{"scores short pf", func() { AttnScoresHeadsF16(q, 2, 32, kv, 40, 1, out, 10, 10, kv[:9*40+31]) }},
+		{"scores stride < d", func() { AttnScoresHeadsF16(q, 2, 32, kv, 31, 1, out, 10, 10, nil) }},
 		{"accum short acc", func() { AttnAccumHeadsF16(acc[:63], 2, 32, s, 10, 10, kv, 40) }},
 		{"accum sStride < n", func() { AttnAccumHeadsF16(acc, 2, 32, s, 9, 10, kv, 40) }},
 		{"accum short s", func() { AttnAccumHeadsF16(acc, 2, 32, s[:19], 10, 10, kv, 40) }},
@@ -128,7 +135,7 @@ func TestAttnF16BadArguments(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { mustPanic(t, c.f) })
 	}
 	// n or nh ≤ 0 is nothing to do, whatever the slices.
-	AttnScoresHeadsF16(nil, 0, 32, nil, 40, 1, nil, 0, 5)
+	AttnScoresHeadsF16(nil, 0, 32, nil, 40, 1, nil, 0, 5, nil)
 	AttnAccumHeadsF16(nil, 3, 32, nil, 0, 0, nil, 40)
 }
 
@@ -158,7 +165,7 @@ func FuzzAttnF16(f *testing.F) {
 		wantOut, wantAcc := attnF16Want(q, nh, d, kv, stride, 0.125, out, n, acc, s, n, n)
 		forEachLevel(t, func(t *testing.T) {
 			gotOut, gotAcc := append([]float32(nil), out...), append([]float32(nil), acc...)
-			AttnScoresHeadsF16(q, nh, d, kv, stride, 0.125, gotOut, n, n)
+			AttnScoresHeadsF16(q, nh, d, kv, stride, 0.125, gotOut, n, n, nil)
 			sameBits(t, "scores", gotOut, wantOut)
 			AttnAccumHeadsF16(gotAcc, nh, d, s, n, n, kv, stride)
 			sameBits(t, "accum", gotAcc, wantAcc)
@@ -186,7 +193,7 @@ func BenchmarkAttnF16(b *testing.B) {
 			b.Run(fmt.Sprintf("Scores/n=%d/%s", n, l), func(b *testing.B) {
 				b.SetBytes(2 * d * int64(n))
 				for b.Loop() {
-					AttnScoresHeadsF16(q, nh, d, kv, stride, 0.125, out, n, n)
+					AttnScoresHeadsF16(q, nh, d, kv, stride, 0.125, out, n, n, nil)
 				}
 			})
 			b.Run(fmt.Sprintf("Accum/n=%d/%s", n, l), func(b *testing.B) {

@@ -12,7 +12,7 @@ func attnAccumHeads(acc []float32, nh, d, lanes, lane0 int, s []float32, sStride
 	return false
 }
 
-func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int) bool {
+func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale float32, out []float32, outStride, n int, pf []uint16) bool {
 	return false
 }
 

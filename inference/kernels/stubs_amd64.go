@@ -241,9 +241,12 @@ func attnAccumHeadsAVX2(acc *float32, nh int, d int, lanes int, lane0 int, s *fl
 // of a row (Y14, Y15). Rows go in blocks of eight: each row's lanes l+8 are
 // added onto l and parked on the stack, then one transposing tree per head
 // does the eight rows' hsum8 at once; the last n mod 8 rows use hsum.
+// Unless pfDelta is 0, the row pfDelta bytes after each K row (its V row) is
+// prefetched into L2 once the row is done: the weighted sum reads it next;
+// and so is the K row 16 rows ahead, into L1.
 //
 //go:noescape
-func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d int, scale float32, out *float32, outStride int)
+func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d int, scale float32, out *float32, outStride int, pfDelta int)
 
 // attnAccumHeadsF16AVX2 adds s[h][i]·(row i of v) into head h's accumulators
 // for h < nh, i < n, rows in order, one FMA per element and row (attnAccumF16Go's
