@@ -164,6 +164,13 @@ func gemvQ4_0x4AVX512() {
 
 // gemvQ4_0x4AVX2 does one group (4 rows) per pass on 256-bit registers: one
 // register holds a block of two rows' nibbles, each 128-bit lane one row.
+// It is bound by vector µops, not memory, even from L2 on Zen 4, so the
+// scales take the fewest: four converted from memory into one XMM, one
+// multiply, then a cross-lane spread per pair of rows (5-6 µops → 4: +5 %).
+// Tried and dropped: two groups per pass (8 rows sharing the broadcasts,
+// mask and ones from memory) ran no faster from L2 and ~40 % slower from
+// DRAM; two blocks per loop pass (half the pointer updates and branches)
+// no faster.
 func gemvQ4_0x4AVX2() {
 	packedArgs("gemvQ4_0x4AVX2")
 	mask, ones := Y15, Y14
@@ -172,10 +179,13 @@ func gemvQ4_0x4AVX2() {
 	acc := []VecPhysical{Y0, Y1, Y2, Y3} // lo01, hi01, lo23, hi23
 	broadcastConst(0x0f0f0f0f, mask)
 	broadcastConst(0x00010001, ones)
+	ctl01, ctl23 := Y12, Y13
 	ctl := GLOBL("q4x4ScaleCtl", RODATA|NOPTR)
 	for i := 0; i < 16; i++ { // rows 0,1 then rows 2,3: lane l picks scale l/4 (+2)
 		DATA(4*i, U32(i/4))
 	}
+	VMOVDQU(ctl, ctl01)
+	VMOVDQU(ctl.Offset(32), ctl23)
 
 	Label("group")
 	TESTQ(pkGroups, pkGroups)
@@ -192,12 +202,11 @@ func gemvQ4_0x4AVX2() {
 	VBROADCASTI128(Mem{Base: pkXp, Disp: 18}, xhi)
 	VBROADCASTI128(Mem{Base: pkAp}, nlo)
 	VBROADCASTI128(Mem{Base: pkAp, Disp: 16}, nhi)
-	// Scales: [s0 s1 s2 s3 s0 s1 s2 s3] × dx, then spread per row.
-	VPBROADCASTQ(Mem{Base: pkWp}, d01.AsX())
-	VCVTPH2PS(d01.AsX(), d01)
-	VMULPS(Mem{Base: pkAp, Disp: 32}, d01, d01)
-	VPERMILPS(ctl.Offset(32), d01, d23)
-	VPERMILPS(ctl, d01, d01)
+	// Scales: [s0 s1 s2 s3] × dx, then spread per row.
+	VCVTPH2PS(Mem{Base: pkWp}, d01.AsX())
+	VMULPS(Mem{Base: pkAp, Disp: 32}, d01.AsX(), d01.AsX())
+	VPERMPS(d01, ctl23, d23)
+	VPERMPS(d01, ctl01, d01)
 	for half := 0; half < 2; half++ {
 		d := []VecPhysical{d01, d23}[half]
 		VMOVDQU(Mem{Base: pkWp, Disp: 8 + 32*half}, w) // two rows × 16 nibble bytes
