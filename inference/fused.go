@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"slices"
 	"sort"
 
 	"smallthinker/inference/kernels"
@@ -297,23 +298,37 @@ func (t *gateUpTask) Run(worker, lo, hi int) {
 			// that fetches the next rows while it computes these. (Only
 			// for the types whose Gemv rounds as gemmRows does: float
 			// weights take ggml's order there.)
-			rows := t.rows[worker][:0]
+			rows := slices.Grow(t.rows[worker][:0], b-a)[:b-a]
+			k := 0
 			for r, g := range gate[0][a:b] {
+				// Branch-free (UCOMISS, SETHI): a test would
+				// mispredict about half the time.
+				rows[k] = int32(a + r)
+				inc := 0
 				if g > 0 {
-					rows = append(rows, int32(a+r))
+					inc = 1
 				}
+				k += inc
 			}
+			rows = rows[:k]
 			kernels.GemvRows(j.up.Type, j.up.Data, j.up.RowBytes, t.ux[i][0], j.up.Cols, rows, up[0])
 			t.upRows[worker][0] += int64(len(rows))
 			t.rows[worker] = rows
-		} else {
-			runs := activeRuns(gate, a, b, j.up.Packed, t.runs[worker][:0])
-			for _, r := range runs {
-				gemmRows(&j.up, t.ux[i], t.uaux[i], up, int(r[0]), int(r[1]), false)
-				t.upRows[worker][0] += int64(r[1] - r[0])
+			// ReGLU over the list: reglu's test of every gate mispredicts
+			// about half the time under random weights.
+			act, g, u := t.act[j.row].f32, gate[0], up[0]
+			clear(act[a:b])
+			for _, r := range rows {
+				act[r] = g[r] * u[r]
 			}
-			t.runs[worker] = runs
+			continue
 		}
+		runs := activeRuns(gate, a, b, j.up.Packed, t.runs[worker][:0])
+		for _, r := range runs {
+			gemmRows(&j.up, t.ux[i], t.uaux[i], up, int(r[0]), int(r[1]), false)
+			t.upRows[worker][0] += int64(r[1] - r[0])
+		}
+		t.runs[worker] = runs
 		for k := 0; k < n; k++ {
 			reglu(t.act[j.row+k].f32[a:b], gate[k][a:b], up[k][a:b])
 		}
