@@ -11,8 +11,13 @@ import (
 
 func tinyModel(t *testing.T, threads int) *Model {
 	t.Helper()
+	return tinyModelWith(t, LoadOptions{Threads: threads})
+}
+
+func tinyModelWith(t *testing.T, opts LoadOptions) *Model {
+	t.Helper()
 	path := filepath.Join(testdataDir, "models", "tiny-swa-sigmoid-q4_0.gguf")
-	m, err := Load(path, LoadOptions{Threads: threads})
+	m, err := Load(path, opts)
 	if err != nil {
 		t.Skipf("tiny test model unavailable: %v", err)
 	}
@@ -57,9 +62,17 @@ func TestChatMatchesReferenceGreedy(t *testing.T) {
 	}
 }
 
-// A second turn prefills only its new tokens, and gives what a fresh session gives.
+// A second turn prefills only its new tokens, and gives what a fresh session
+// gives, with an F32 and an F16 (the app's) KV cache.
 func TestSessionReusesKVCache(t *testing.T) {
-	m := tinyModel(t, 2)
+	for _, f16 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kv=f32", true: "kv=f16"}[f16], func(t *testing.T) {
+			testSessionReusesKVCache(t, tinyModelWith(t, LoadOptions{Threads: 2, KVF16: f16}))
+		})
+	}
+}
+
+func testSessionReusesKVCache(t *testing.T, m *Model) {
 	s := m.NewSession(1024)
 	msgs := []Message{{Role: RoleSystem, Content: "You are terse."}, {Role: RoleUser, Content: "Hello there!"}}
 	r1, err := s.Chat(context.Background(), msgs, greedy(8), nil)
@@ -104,7 +117,14 @@ func TestChatCancel(t *testing.T) {
 }
 
 func TestContextFull(t *testing.T) {
-	m := tinyModel(t, 1)
+	for _, f16 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kv=f32", true: "kv=f16"}[f16], func(t *testing.T) {
+			testContextFull(t, tinyModelWith(t, LoadOptions{Threads: 1, KVF16: f16}))
+		})
+	}
+}
+
+func testContextFull(t *testing.T, m *Model) {
 	long := strings.Repeat("word ", 200)
 	msgs := []Message{{Role: RoleUser, Content: long}, {Role: RoleAssistant, Content: "ok"}, {Role: RoleUser, Content: "short"}}
 	_, err := m.NewSession(128).Chat(context.Background(), msgs, greedy(4), nil)
