@@ -190,3 +190,25 @@ func TestChatReportsExpertStats(t *testing.T) {
 		t.Fatalf("minimal cache: hit rate %v, %d bytes read", res.Stats.CacheHitRate, res.Stats.SSDBytesRead)
 	}
 }
+
+// The budget's KV share is what a session's cache really allocates, for an
+// F32 and an F16 cache, with sliding-window rings and without.
+func TestKVBytesMatchesCache(t *testing.T) {
+	for _, name := range []string{"tiny-swa-sigmoid-q4_0.gguf", "tiny-dense-sigmoid-untied-q4_0.gguf"} {
+		for _, f16 := range []bool{false, true} {
+			m, err := Load(filepath.Join(testdataDir, "models", name), LoadOptions{Threads: 1, KVF16: f16})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ctx := range []int{1, 100, 300, 1000, 5000} {
+				if got, want := m.NewRunner(ctx).kv.bytes(), m.kvBytes(ctx); got != want {
+					t.Errorf("%s, F16 %v, ctx %d: the cache holds %d bytes, the budget counts %d", name, f16, ctx, got, want)
+				}
+			}
+			if want := map[bool]int64{false: 4, true: 2}[f16]; m.kvElemBytes() != want {
+				t.Errorf("%s, F16 %v: cache elements of %d bytes, want %d", name, f16, m.kvElemBytes(), want)
+			}
+			m.Close()
+		}
+	}
+}
