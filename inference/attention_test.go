@@ -95,14 +95,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 						kv := newKVCache([]int{window}, ctx, kvDim, c.HeadDim, 8, false)
 						kl := &kv.layers[0]
 						rng := rand.New(rand.NewPCG(uint64(n*131+T*7+window), uint64(ci)))
-						s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
-						for i := range s.scores {
-							s.scores[i] = make([]float32, ctx)
-						}
-						for tok := range s.q {
-							s.q[tok] = randomVector(rng, c.QDim(), 0.6)
-							s.att[tok] = newActRow(c.QDim())
-						}
+						s := attnTestState(m, T, threads, ctx, rng)
 						for p := 0; p < n; p++ {
 							k, v := randomVector(rng, kvDim, 0.6), randomVector(rng, kvDim, 1)
 							if p%97 == 13 {
@@ -157,14 +150,7 @@ func TestAttentionF16(t *testing.T) {
 							t.Fatal("an F16 cache holds F32 rows")
 						}
 						rng := rand.New(rand.NewPCG(uint64(n*131+T*7+window), uint64(ci)))
-						s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
-						for i := range s.scores {
-							s.scores[i] = make([]float32, ctx)
-						}
-						for tok := range s.q {
-							s.q[tok] = randomVector(rng, c.QDim(), 0.6)
-							s.att[tok] = newActRow(c.QDim())
-						}
+						s := attnTestState(m, T, threads, ctx, rng)
 						keys, vals := make([][]float64, n), make([][]float64, n)
 						for p := 0; p < n; p++ {
 							k, v := randomVector(rng, kvDim, 0.6), randomVector(rng, kvDim, 1)
@@ -221,6 +207,20 @@ func TestAttentionF16(t *testing.T) {
 			m.exec.Close()
 		}
 	}
+}
+
+// attnTestState is a state with T random queries and score rows of ctx
+// for threads workers: what attention reads and writes.
+func attnTestState(m *Model, T, threads, ctx int, rng *rand.Rand) *state {
+	s := &state{m: m, q: make([][]float32, T), att: make([]*actRow, T), scores: make([][]float32, threads)}
+	for i := range s.scores {
+		s.scores[i] = make([]float32, ctx)
+	}
+	for tok := range s.q {
+		s.q[tok] = randomVector(rng, m.Config.QDim(), 0.6)
+		s.att[tok] = newActRow(m.Config.QDim())
+	}
+	return s
 }
 
 func randomVector(rng *rand.Rand, n int, sd float64) []float32 {
