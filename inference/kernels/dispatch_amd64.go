@@ -242,3 +242,19 @@ func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
 		gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
 	}
 }
+
+// gemm4Q4_0x4 sets out[j][r0:r1] for j < 4 from the Q4_0x4 rows w (rows
+// r0..r1); callers check the bounds.
+func gemm4Q4_0x4(w []byte, xs, auxs [][]byte, nb int, out [][]float32, r0, r1 int) {
+	groups := (r1 - r0) / 4
+	switch active {
+	case levelAVX512VNNI:
+		gemm4Q4_0x4AVX512(&w[0], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
+			nb, &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0], groups)
+	case levelAVX2, levelAVXVNNI:
+		gemm4Q4_0x4AVX2(&w[0], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
+			nb, &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0], groups)
+	default:
+		gemm4Q4_0x4Each(w, xs, auxs, nb, out, r0, r1)
+	}
+}

@@ -96,8 +96,13 @@ func GemmQ4_0x4(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float3
 	}
 	for r0 := lo; r0 < hi; r0 += tile {
 		r1 := min(r0+tile, hi)
-		for j := range xs {
-			gemvQ4_0x4(w[r0*rowBytes:r1*rowBytes], rowBytes, xs[j], auxs[j], nb, out[j][r0:r1])
+		wt := w[r0*rowBytes : r1*rowBytes]
+		j := 0
+		for ; j+4 <= len(xs); j += 4 { // each block unpacked once for four
+			gemm4Q4_0x4(wt, xs[j:j+4], auxs[j:j+4], nb, out[j:j+4], r0, r1)
+		}
+		for ; j < len(xs); j++ {
+			gemvQ4_0x4(wt, rowBytes, xs[j], auxs[j], nb, out[j][r0:r1])
 		}
 	}
 }
@@ -127,5 +132,13 @@ func gemvQ4_0x4Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) 
 			}
 		}
 		out[r] = hsum8(&acc)
+	}
+}
+
+// gemm4Q4_0x4Each is gemm4Q4_0x4 as four single-activation passes, for
+// implementations without a four-activation kernel.
+func gemm4Q4_0x4Each(w []byte, xs, auxs [][]byte, nb int, out [][]float32, r0, r1 int) {
+	for j := range 4 {
+		gemvQ4_0x4(w, nb*q4_0Bytes, xs[j], auxs[j], nb, out[j][r0:r1])
 	}
 }

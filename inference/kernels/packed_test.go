@@ -14,15 +14,24 @@ import (
 
 // TestGemmQ4_0x4 checks the packed kernels bit for bit against the plain-Go
 // kernel on the unpacked matrix, at every level this CPU runs, for odd and
-// even group counts, short and long rows, one and several activations.
+// even group counts, short and long rows, one and several activations
+// (batches of 1..9 through the four-activation kernels and the rest).
 func TestGemmQ4_0x4(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, 9))
-		for _, tc := range []struct{ rows, nb, acts, lo, hi int }{
+		cases := []struct{ rows, nb, acts, lo, hi int }{
 			{4, 1, 1, 0, 4}, {8, 2, 1, 0, 8}, {12, 3, 1, 4, 12}, {20, 48, 1, 0, 20},
 			{24, 24, 3, 8, 24}, {36, 128, 2, 0, 36}, {16, 200, 1, 0, 16}, {4096, 48, 1, 0, 4096},
 			{8, 48, 5, 0, 8},
-		} {
+		}
+		// Prompt batches: 1..9 activations (four at a time, the rest one by
+		// one), odd group counts, long rows (one group per tile) and many tiles.
+		for acts := 1; acts <= 9; acts++ {
+			cases = append(cases, []struct{ rows, nb, acts, lo, hi int }{
+				{12, 3, acts, 0, 12}, {28, 40, acts, 4, 24}, {12, 700, acts, 0, 12}, {1200, 48, acts, 36, 1196},
+			}...)
+		}
+		for _, tc := range cases {
 			n := tc.nb * qk
 			rowBytes := tc.nb * q4_0Bytes
 			plain := randQ4_0(r, tc.rows, n)
@@ -157,5 +166,45 @@ func BenchmarkQ8_0Aux(b *testing.B) {
 				Q8_0Aux(x, n, aux)
 			}
 		})
+	}
+}
+
+// BenchmarkGemmQ4_0x4 is a prompt batch through the packed kernel: SetBytes
+// counts the weight bytes once per call (MB/s is weight GB/s ×1000), and
+// Gmac/s counts activations × weights (multiply-adds per second).
+func BenchmarkGemmQ4_0x4(b *testing.B) {
+	saved := active
+	defer func() { active = saved }()
+	for _, sh := range []struct{ rows, cols int }{{768, 1536}, {1536, 1536}} {
+		for _, acts := range []int{4, 16, 64} {
+			for _, l := range levels() {
+				if l == levelGeneric {
+					continue
+				}
+				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.rows, sh.cols, acts, l), func(b *testing.B) {
+					active = l
+					n := sh.cols
+					rowBytes := n / qk * q4_0Bytes
+					w := bytes.Clone(benchMatrix(gguf.Q4_0, sh.rows, sh.cols))
+					if err := quant.PackQ4_0x4(w, sh.rows, rowBytes); err != nil {
+						b.Fatal(err)
+					}
+					xs, auxs, out := make([][]byte, acts), make([][]byte, acts), make([][]float32, acts)
+					r := rand.New(rand.NewPCG(1, 2))
+					for j := range xs {
+						xs[j] = randQ8_0(r, 1, n)
+						auxs[j] = make([]byte, Q8_0AuxSize(n))
+						Q8_0Aux(xs[j], n, auxs[j])
+						out[j] = make([]float32, sh.rows)
+					}
+					b.SetBytes(int64(len(w)))
+					b.ReportAllocs()
+					for b.Loop() {
+						GemmQ4_0x4(w, rowBytes, xs, auxs, n, out, 0, sh.rows)
+					}
+					b.ReportMetric(float64(acts)*float64(sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gmac/s")
+				})
+			}
+		}
 	}
 }

@@ -43,6 +43,8 @@ func main() {
 	gemm4Q4_0Pre()
 	gemvQ4_0x4AVX2()
 	gemvQ4_0x4AVX512()
+	gemm4Q4_0x4AVX2()
+	gemm4Q4_0x4AVX512()
 	gemvQ4_0RowsX4AVX2()
 	gemvQ4_0RowsX4AVX512()
 	gemm4Q4_5K(false)

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Four-activation kernels for the Q4_0x4 layout (prompt batches): each
+// block's nibbles are loaded and unpacked, and the rows' fp16 scales
+// converted and spread, once for four activations. Every (row, activation)
+// keeps gemvQ4_0x4's int32 lanes, its scale product s_row·d_x (spread
+// first, then multiplied: the same products), its FMAs in block order into
+// its own float lanes and its final reduction, so the outputs are gemvQ4_0x4's
+// bit for bit.
+
+// Registers of the four-activation packed kernels: the activation and aux
+// pointers advance with the weights (scalar adds are free next to the
+// vector work), so no index registers are needed.
+var (
+	g4X              = []Register{RDI, R9, R10, R11}
+	g4A              = []Register{R12, R13, R14, RBX}
+	g4W, g4Left, g4O = RSI, RCX, RDX // weights, blocks left, output offset
+	g4Groups, g4Tmp  = R8, RAX
+)
+
+func gemm4PackedArgs(name string) {
+	TEXT(name, NOSPLIT, "func(w *byte, x0, x1, x2, x3, a0, a1, a2, a3 *byte, nb int, o0, o1, o2, o3 *float32, groups int)")
+	Pragma("noescape")
+	Doc(name + " sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 matrix w (consecutive groups of nb blocks) with the Q8_0 row x_j, whose Q8_0Aux is a_j.")
+	Load(Param("w"), g4W)
+	Load(Param("groups"), g4Groups)
+	XORQ(g4O, g4O)
+}
+
+// gemm4PackedStart points the activation pointers at block 0 and sets the
+// block count.
+func gemm4PackedStart() {
+	for j := 0; j < 4; j++ {
+		Load(Param(fmt.Sprintf("x%d", j)), g4X[j])
+		Load(Param(fmt.Sprintf("a%d", j)), g4A[j])
+	}
+	Load(Param("nb"), g4Left)
+}
+
+func gemm4PackedNext() {
+	for j := 0; j < 4; j++ {
+		ADDQ(U8(q8BlockSize), g4X[j])
+		ADDQ(U8(q8AuxBytes), g4A[j])
+	}
+	ADDQ(U8(x4Block), g4W)
+	DECQ(g4Left)
+}
+
+// gemm4Q4_0x4AVX512 does one group (4 rows) × 4 activations per pass: 8
+// accumulators, each activation's as gemvQ4_0x4AVX512's lo and hi.
+func gemm4Q4_0x4AVX512() {
+	name := "gemm4Q4_0x4AVX512"
+	gemm4PackedArgs(name)
+	mask, perm, gather := Z31, Z30, Z29
+	w, wh, d := Z8, Z9, Z10
+	type temps struct{ x, sl, sh, ds VecPhysical }
+	tmp := []temps{{Z11, Z12, Z13, Z14}, {Z15, Z16, Z17, Z18}}
+	acc := func(j int) (lo, hi VecPhysical) {
+		return []VecPhysical{Z0, Z2, Z4, Z6}[j], []VecPhysical{Z1, Z3, Z5, Z7}[j]
+	}
+	broadcastConst(0x0f0f0f0f, mask)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScalePerm", Static: true}}, perm)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Gather", Static: true}}, gather)
+
+	Label(name + "_group")
+	TESTQ(g4Groups, g4Groups)
+	JZ(LabelRef(name + "_done"))
+	for j := 0; j < 4; j++ {
+		lo, hi := acc(j)
+		VPXORD(lo, lo, lo)
+		VPXORD(hi, hi, hi)
+	}
+	gemm4PackedStart()
+	Label(name + "_block")
+	TESTQ(g4Left, g4Left)
+	JZ(LabelRef(name + "_store"))
+	PREFETCHT0(Mem{Base: g4W, Disp: pkPrefetch})
+	VMOVDQU32(Mem{Base: g4W, Disp: 8}, w) // four rows × 16 nibble bytes
+	VPSRLW(U8(4), w, wh)
+	VPANDD(mask, w, w) // elements 0..15 of each row
+	VPANDD(mask, wh, wh)
+	VCVTPH2PS(Mem{Base: g4W}, d.AsX()) // the four rows' scales
+	VPERMPS(d, perm, d)                // row r's in lanes 4r..4r+3
+	for j := 0; j < 4; j++ {
+		t := tmp[j%2]
+		lo, hi := acc(j)
+		VBROADCASTI32X4(Mem{Base: g4X[j], Disp: 2}, t.x)
+		VBROADCASTI32X4(Mem{Base: g4A[j]}, t.sl) // -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
+		vpdpbusd(t.x, w, t.sl)
+		VBROADCASTI32X4(Mem{Base: g4X[j], Disp: 18}, t.x)
+		VBROADCASTI32X4(Mem{Base: g4A[j], Disp: 16}, t.sh)
+		vpdpbusd(t.x, wh, t.sh)
+		VCVTDQ2PS(t.sl, t.sl)
+		VCVTDQ2PS(t.sh, t.sh)
+		VMULPS_BCST(Mem{Base: g4A[j], Disp: 32}, d, t.ds) // × the activation's scale
+		VFMADD231PS(t.ds, t.sl, lo)
+		VFMADD231PS(t.ds, t.sh, hi)
+	}
+	gemm4PackedNext()
+	JMP(LabelRef(name + "_block"))
+
+	Label(name + "_store")
+	for j := 0; j < 4; j++ {
+		lo, hi := acc(j)
+		t := tmp[j%2].x
+		VADDPS(hi, lo, lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
+		VPERMILPS(U8(0x4e), lo, t)
+		VADDPS(t, lo, lo) // (0+2), (1+3)
+		VMOVSHDUP(lo, t)
+		VADDPS(t, lo, lo) // (0+2)+(1+3) in lane 4r
+		VPERMPS(lo, gather, t)
+		Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
+		VMOVUPS(t.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1})
+	}
+	ADDQ(U8(16), g4O)
+	DECQ(g4Groups)
+	JMP(LabelRef(name + "_group"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemm4Q4_0x4AVX2 does two rows × 4 activations per pass over a group's
+// blocks (rows 0-1, then 2-3): 4 rows × 4 activations would need 16
+// accumulators. Each activation's two accumulators are gemvQ4_0x4AVX2's lo
+// and hi of that row pair.
+func gemm4Q4_0x4AVX2() {
+	name := "gemm4Q4_0x4AVX2"
+	gemm4PackedArgs(name)
+	ones, ctl := Y12, Y11
+	w, wh, d, ds, x, t := Y8, Y9, Y10, Y13, Y14, Y15
+	mask := GLOBL("q4x4Mask0F", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(0x0f0f0f0f))
+	}
+	acc := func(j int) (lo, hi VecPhysical) {
+		return []VecPhysical{Y0, Y2, Y4, Y6}[j], []VecPhysical{Y1, Y3, Y5, Y7}[j]
+	}
+	broadcastConst(0x00010001, ones)
+
+	Label(name + "_group")
+	TESTQ(g4Groups, g4Groups)
+	JZ(LabelRef(name + "_done"))
+	for half := 0; half < 2; half++ {
+		block, store := fmt.Sprintf("%s_block%d", name, half), fmt.Sprintf("%s_store%d", name, half)
+		if half == 1 { // back to the group's block 0
+			Load(Param("nb"), g4Tmp)
+			IMUL3Q(U8(x4Block), g4Tmp, g4Tmp)
+			SUBQ(g4Tmp, g4W)
+		}
+		// Lane l picks scale l/4 (+2): gemvQ4_0x4AVX2's spread.
+		VMOVDQU(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScaleCtl", Static: true}, Disp: 32 * half}, ctl)
+		for j := 0; j < 4; j++ {
+			lo, hi := acc(j)
+			VXORPS(lo, lo, lo)
+			VXORPS(hi, hi, hi)
+		}
+		gemm4PackedStart()
+		Label(block)
+		TESTQ(g4Left, g4Left)
+		JZ(LabelRef(store))
+		if half == 0 {
+			PREFETCHT0(Mem{Base: g4W, Disp: pkPrefetch})
+		}
+		VCVTPH2PS(Mem{Base: g4W}, d.AsX())
+		VPERMPS(d, ctl, d)
+		VMOVDQU(Mem{Base: g4W, Disp: 8 + 32*half}, w) // two rows × 16 nibble bytes
+		VPSRLW(U8(4), w, wh)
+		VPAND(mask, w, w)
+		VPAND(mask, wh, wh)
+		for j := 0; j < 4; j++ {
+			lo, hi := acc(j)
+			VMULPS(Mem{Base: g4A[j], Disp: 32}, d, ds) // the activation's scale 8 times
+			VBROADCASTI128(Mem{Base: g4X[j], Disp: 2}, x)
+			VPMADDUBSW(x, w, t) // pairs: |2·15·127| fits int16
+			VPMADDWD(ones, t, t)
+			VBROADCASTI128(Mem{Base: g4A[j]}, x)
+			VPADDD(x, t, t)
+			VCVTDQ2PS(t, t)
+			VFMADD231PS(ds, t, lo)
+			VBROADCASTI128(Mem{Base: g4X[j], Disp: 18}, x)
+			VPMADDUBSW(x, wh, t)
+			VPMADDWD(ones, t, t)
+			VBROADCASTI128(Mem{Base: g4A[j], Disp: 16}, x)
+			VPADDD(x, t, t)
+			VCVTDQ2PS(t, t)
+			VFMADD231PS(ds, t, hi)
+		}
+		gemm4PackedNext()
+		JMP(LabelRef(block))
+
+		Label(store)
+		for j := 0; j < 4; j++ {
+			lo, hi := acc(j)
+			VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
+			VPERMILPS(U8(0x4e), lo, t)
+			VADDPS(t, lo, lo) // (0+2), (1+3)
+			VMOVSHDUP(lo, t)
+			VADDPS(t, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
+			VEXTRACTF128(U8(1), lo, t.AsX())
+			VUNPCKLPS(t.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
+			Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
+			VMOVQ(lo.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1, Disp: 8 * half})
+		}
+	}
+	ADDQ(U8(16), g4O)
+	DECQ(g4Groups)
+	JMP(LabelRef(name + "_group"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
