@@ -162,6 +162,55 @@ func gemvQ4_0x4AVX512() {
 	RET()
 }
 
+// q4x4PairRegs are the registers of q4x4PairBlockAVX2: w holds a block of
+// two rows' nibbles (one row per 128-bit lane) and wh is scratch; xlo, xhi
+// the activation's bytes 0-15 and 16-31 in both lanes, nlo, nhi its
+// Q8_0Aux -8·Σx terms; mask is 0x0f bytes, ones 0x0001 words.
+type q4x4PairRegs struct {
+	w, wh, xlo, xhi, nlo, nhi, mask, ones VecPhysical
+}
+
+// q4x4PairBlockAVX2 adds one block of two rows into their eight-lane
+// accumulators lo (elements 0-15) and hi (16-31), scaled by d: the AVX2
+// packed kernels' per-block arithmetic (gemvQ4_0x4AVX2, gemvQ4_0RowsX4AVX2).
+func q4x4PairBlockAVX2(r q4x4PairRegs, d, lo, hi VecPhysical) {
+	VPSRLW(U8(4), r.w, r.wh)
+	VPAND(r.mask, r.w, r.w)
+	VPAND(r.mask, r.wh, r.wh)
+	VPMADDUBSW(r.xlo, r.w, r.w) // pairs: |2·15·127| fits int16
+	VPMADDWD(r.ones, r.w, r.w)
+	VPADDD(r.nlo, r.w, r.w)
+	VCVTDQ2PS(r.w, r.w)
+	VFMADD231PS(d, r.w, lo)
+	VPMADDUBSW(r.xhi, r.wh, r.wh)
+	VPMADDWD(r.ones, r.wh, r.wh)
+	VPADDD(r.nhi, r.wh, r.wh)
+	VCVTDQ2PS(r.wh, r.wh)
+	VFMADD231PS(d, r.wh, hi)
+}
+
+// q4x4ReduceAVX2 reduces the four rows' accumulators acc (lo01, hi01, lo23,
+// hi23) as hsum_float_8 and leaves the four sums in order in acc[0]'s low
+// 128 bits; w is scratch.
+func q4x4ReduceAVX2(acc []VecPhysical, w VecPhysical) {
+	for half := 0; half < 2; half++ {
+		q4x4PairReduceAVX2(acc[2*half], acc[2*half+1], w)
+	}
+	VMOVLHPS(acc[2].AsX(), acc[0].AsX(), acc[0].AsX())
+}
+
+// q4x4PairReduceAVX2 reduces a row pair's accumulators lo, hi (one row per
+// 128-bit lane) as hsum_float_8 into lo's lanes 0 and 1; t is scratch.
+func q4x4PairReduceAVX2(lo, hi, t VecPhysical) {
+	VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
+	VPERMILPS(U8(0x4e), lo, t)
+	VADDPS(t, lo, lo) // (0+2), (1+3)
+	VMOVSHDUP(lo, t)
+	VADDPS(t, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
+	VEXTRACTF128(U8(1), lo, t.AsX())
+	VUNPCKLPS(t.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
+}
+
 // gemvQ4_0x4AVX2 does one group (4 rows) per pass on 256-bit registers: one
 // register holds a block of two rows' nibbles, each 128-bit lane one row.
 // It is bound by vector µops, not memory, even from L2 on Zen 4, so the
@@ -210,35 +259,13 @@ func gemvQ4_0x4AVX2() {
 	for half := 0; half < 2; half++ {
 		d := []VecPhysical{d01, d23}[half]
 		VMOVDQU(Mem{Base: pkWp, Disp: 8 + 32*half}, w) // two rows × 16 nibble bytes
-		VPSRLW(U8(4), w, wh)
-		VPAND(mask, w, w)
-		VPAND(mask, wh, wh)
-		VPMADDUBSW(xlo, w, w) // pairs: |2·15·127| fits int16
-		VPMADDWD(ones, w, w)
-		VPADDD(nlo, w, w)
-		VCVTDQ2PS(w, w)
-		VFMADD231PS(d, w, acc[2*half])
-		VPMADDUBSW(xhi, wh, wh)
-		VPMADDWD(ones, wh, wh)
-		VPADDD(nhi, wh, wh)
-		VCVTDQ2PS(wh, wh)
-		VFMADD231PS(d, wh, acc[2*half+1])
+		q4x4PairBlockAVX2(q4x4PairRegs{w, wh, xlo, xhi, nlo, nhi, mask, ones}, d, acc[2*half], acc[2*half+1])
 	}
 	blockNext()
 	JMP(LabelRef("block"))
 
 	Label("store")
-	for half := 0; half < 2; half++ {
-		lo, hi := acc[2*half], acc[2*half+1]
-		VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
-		VPERMILPS(U8(0x4e), lo, w)
-		VADDPS(w, lo, lo) // (0+2), (1+3)
-		VMOVSHDUP(lo, w)
-		VADDPS(w, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
-		VEXTRACTF128(U8(1), lo, w.AsX())
-		VUNPCKLPS(w.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
-	}
-	VMOVLHPS(acc[2].AsX(), acc[0].AsX(), acc[0].AsX())
+	q4x4ReduceAVX2(acc, w)
 	VMOVUPS(acc[0].AsX(), Mem{Base: pkOut})
 	ADDQ(U8(16), pkOut)
 	ADDQ(pkGS, pkW)

@@ -201,13 +201,7 @@ func gemm4Q4_0x4AVX2() {
 		Label(store)
 		for j := 0; j < 4; j++ {
 			lo, hi := acc(j)
-			VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
-			VPERMILPS(U8(0x4e), lo, t)
-			VADDPS(t, lo, lo) // (0+2), (1+3)
-			VMOVSHDUP(lo, t)
-			VADDPS(t, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
-			VEXTRACTF128(U8(1), lo, t.AsX())
-			VUNPCKLPS(t.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
+			q4x4PairReduceAVX2(lo, hi, t)
 			Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
 			VMOVQ(lo.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1, Disp: 8 * half})
 		}

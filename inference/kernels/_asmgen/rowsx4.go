@@ -220,32 +220,10 @@ func gemvQ4_0RowsX4AVX2() {
 			d := []VecPhysical{d01, d23}[half]
 			VMOVDQU(Mem{Base: gxP[2*half], Index: gxOff, Scale: 1, Disp: 2}, w.AsX())
 			VINSERTI128(U8(1), Mem{Base: gxP[2*half+1], Index: gxOff, Scale: 1, Disp: 2}, w, w)
-			VPSRLW(U8(4), w, wh)
-			VPAND(mask, w, w)
-			VPAND(mask, wh, wh)
-			VPMADDUBSW(xlo, w, w) // pairs: |2·15·127| fits int16
-			VPMADDWD(ones, w, w)
-			VPADDD(nlo, w, w)
-			VCVTDQ2PS(w, w)
-			VFMADD231PS(d, w, acc[2*half])
-			VPMADDUBSW(xhi, wh, wh)
-			VPMADDWD(ones, wh, wh)
-			VPADDD(nhi, wh, wh)
-			VCVTDQ2PS(wh, wh)
-			VFMADD231PS(d, wh, acc[2*half+1])
+			q4x4PairBlockAVX2(q4x4PairRegs{w, wh, xlo, xhi, nlo, nhi, mask, ones}, d, acc[2*half], acc[2*half+1])
 		}
 	}, func() {
-		for half := 0; half < 2; half++ {
-			lo, hi := acc[2*half], acc[2*half+1]
-			VADDPS(hi, lo, lo) // per row: (0+4, 1+5, 2+6, 3+7)
-			VPERMILPS(U8(0x4e), lo, w)
-			VADDPS(w, lo, lo) // (0+2), (1+3)
-			VMOVSHDUP(lo, w)
-			VADDPS(w, lo, lo) // (0+2)+(1+3) in lanes 0 and 4
-			VEXTRACTF128(U8(1), lo, w.AsX())
-			VUNPCKLPS(w.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
-		}
-		VMOVLHPS(acc[2].AsX(), acc[0].AsX(), acc[0].AsX())
+		q4x4ReduceAVX2(acc, w)
 		for k := 0; k < 4; k++ {
 			VEXTRACTPS(U8(k), acc[0].AsX(), rowsX4Out(k))
 		}
