@@ -98,6 +98,17 @@ func TestGemmQ4_0x4Panics(t *testing.T) {
 
 // BenchmarkGemvQ4_0x4 reports weight bytes per second of the packed kernel
 // next to BenchmarkGemv's plain-layout figures.
+// packedBenchMatrix is benchMatrix's Q4_0 rows×cols matrix packed as
+// Q4_0x4, and its row size.
+func packedBenchMatrix(b *testing.B, rows, cols int) (rowBytes int, w []byte) {
+	rowBytes = cols / qk * q4_0Bytes
+	w = bytes.Clone(benchMatrix(gguf.Q4_0, rows, cols))
+	if err := quant.PackQ4_0x4(w, rows, rowBytes); err != nil {
+		b.Fatal(err)
+	}
+	return rowBytes, w
+}
+
 func BenchmarkGemvQ4_0x4(b *testing.B) {
 	saved := active
 	defer func() { active = saved }()
@@ -109,11 +120,7 @@ func BenchmarkGemvQ4_0x4(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", sh.name, l), func(b *testing.B) {
 				active = l
 				n := sh.cols
-				rowBytes := n / qk * q4_0Bytes
-				w := bytes.Clone(benchMatrix(gguf.Q4_0, sh.rows, sh.cols))
-				if err := quant.PackQ4_0x4(w, sh.rows, rowBytes); err != nil {
-					b.Fatal(err)
-				}
+				rowBytes, w := packedBenchMatrix(b, sh.rows, n)
 				x := [][]byte{benchAct(gguf.Q4_0, n)}
 				aux := [][]byte{make([]byte, Q8_0AuxSize(n))}
 				Q8_0Aux(x[0], n, aux[0])
@@ -184,11 +191,7 @@ func BenchmarkGemmQ4_0x4(b *testing.B) {
 				b.Run(fmt.Sprintf("%dx%d/%d/%s", sh.rows, sh.cols, acts, l), func(b *testing.B) {
 					active = l
 					n := sh.cols
-					rowBytes := n / qk * q4_0Bytes
-					w := bytes.Clone(benchMatrix(gguf.Q4_0, sh.rows, sh.cols))
-					if err := quant.PackQ4_0x4(w, sh.rows, rowBytes); err != nil {
-						b.Fatal(err)
-					}
+					rowBytes, w := packedBenchMatrix(b, sh.rows, n)
 					xs, auxs, out := make([][]byte, acts), make([][]byte, acts), make([][]float32, acts)
 					r := rand.New(rand.NewPCG(1, 2))
 					for j := range xs {
