@@ -11,7 +11,8 @@ import (
 // ggml_vec_dot_f32, softmax by ggml_soft_max over cells aligned to position 0,
 // and the weighted sum of values as the reference's mul_mat of the transposed
 // V cache with the scores: tinyBLAS for a batch of 2+ tokens, ggml_vec_dot_f32
-// for a single token.
+// for a single token. Over an F16 cache it takes the F16 kernels' own order
+// (runF16).
 func (s *state) attention(kl *kvLayer, pos0, T, window int) {
 	c := s.m.Config
 	t := &s.attT

@@ -11,7 +11,6 @@ type kvCache struct {
 	n      int // positions filled: the next token goes to position n
 	ctx    int // context length (maximum positions)
 	kvDim  int
-	f16    bool // keys and values are stored as F16 (k16, v16)
 	// oldest is the lowest position that may be rewound to without losing ring
 	// entries a later token would need (see rewind).
 	ubatch int
@@ -34,7 +33,7 @@ type kvLayer struct {
 }
 
 func newKVCache(windows []int, ctx, kvDim, headDim, ubatch int, f16 bool) *kvCache {
-	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, f16: f16, layers: make([]kvLayer, len(windows))}
+	c := &kvCache{ctx: ctx, kvDim: kvDim, ubatch: ubatch, layers: make([]kvLayer, len(windows))}
 	for il, w := range windows {
 		slots := ctx
 		if w > 0 && w+ubatch < ctx {
