@@ -98,7 +98,7 @@ func (t *attnTask) Run(worker, lo, hi int) {
 		}
 		for j := 0; j < nh; j++ {
 			x := sc[j*ctx : j*ctx+n]
-			softmaxExp(x, first, maxF32(x))
+			softmaxExp(x, first, kernels.MaxF32(x))
 		}
 		acc := t.acc[worker][:nh*lanes*d]
 		clear(acc)
@@ -139,7 +139,7 @@ func (t *attnTask) runF16(tok, kvh, h0, nh, first, qpos int, sc []float32, ctx i
 	n := qpos - first + 1
 	for j := 0; j < nh; j++ {
 		x := sc[j*ctx : j*ctx+n]
-		softmaxExp(x, first, maxF32(x))
+		softmaxExp(x, first, kernels.MaxF32(x))
 	}
 	out := t.s.att[tok].f32[h0*d : (h0+nh)*d]
 	clear(out)
@@ -154,22 +154,6 @@ func (t *attnTask) runF16(tok, kvh, h0, nh, first, qpos int, sc []float32, ctx i
 // attnPrefetchV has the F16 scores kernel prefetch the V rows it will need
 // next; benchmarks turn it off to compare.
 var attnPrefetchV = true
-
-// maxF32 is the largest of x (NaN if any is NaN) as softmaxGGML finds it,
-// in four independent chains; the order can change only the sign of a zero
-// maximum, which no x-max in the softmax can tell apart.
-func maxF32(x []float32) float32 {
-	inf := float32(math.Inf(-1))
-	m0, m1, m2, m3 := inf, inf, inf, inf
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
-	}
-	for ; i < len(x); i++ {
-		m0 = max(m0, x[i])
-	}
-	return max(max(m0, m1), max(m2, m3))
-}
 
 // ropeAngles fills cs with the cosines (cs[i]) and sines (cs[half+i]) of
 // pair i's angle at position pos, computed the way ggml does: theta starts

@@ -271,10 +271,7 @@ func softmaxExp(x []float32, first int, m float32) {
 	if g < last {
 		partial(g)
 	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	kernels.Scale(float32(1/sum), x)
 }
 
 // expGroups replaces x (a multiple of 8 long) by ggml_v_expf(x-m), adding
@@ -312,10 +309,7 @@ func softmaxRow(x []float32) {
 		x[i] = e
 		sum += float64(e)
 	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	kernels.Scale(float32(1/sum), x)
 }
 
 // sigmoidGGML is ggml's op_sigmoid: 1.f / (1.f + expf(-x)), each step in float32.

@@ -17,3 +17,5 @@ func quantizeQ8_0(x []float32, dst []byte)    { quant.QuantizeActQ8_0(x, dst) }
 func q8_0Aux(x, aux []byte, nb int) { q8_0AuxGeneric(x, aux, nb) }
 
 func ropeNeox(x []float32, d int, cos, sin []float32) bool { return false }
+
+func maxF32Bulk(x []float32, lanes *[8]float32) (m float32, nan, ok bool) { return 0, false, false }

@@ -6959,6 +6959,48 @@ done:
 	VZEROUPPER
 	RET
 
+// func maxF32AVX2(x *float32, n int, lanes *[8]float32) (nan bool)
+// Requires: AVX
+TEXT ·maxF32AVX2(SB), NOSPLIT, $0-25
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VXORPS  Y4, Y4, Y4
+
+loop:
+	VMOVUPS (SI), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y5, Y0, Y0
+	VMOVUPS 32(SI), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y5, Y1, Y1
+	VMOVUPS 64(SI), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y5, Y2, Y2
+	VMOVUPS 96(SI), Y5
+	VCMPPS  $0x03, Y5, Y5, Y6
+	VORPS   Y6, Y4, Y4
+	VMAXPS  Y5, Y3, Y3
+	ADDQ    $0x80, SI
+	SUBQ    $0x20, CX
+	JNZ     loop
+	VMAXPS  Y1, Y0, Y0
+	VMAXPS  Y3, Y2, Y2
+	VMAXPS  Y2, Y0, Y0
+	MOVQ    lanes+16(FP), DI
+	VMOVUPS Y0, (DI)
+	VPTEST  Y4, Y4
+	SETNE   AL
+	MOVB    AL, nan+24(FP)
+	VZEROUPPER
+	RET
+
 // func attnReduce32AVX2(out *float32, acc *float32, d int)
 // Requires: AVX
 TEXT ·attnReduce32AVX2(SB), NOSPLIT, $0-24

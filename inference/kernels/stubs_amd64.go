@@ -211,6 +211,11 @@ func q8_0AuxAVX2(x *byte, aux *byte, nb int)
 //go:noescape
 func ropeNeoxAVX2(x *float32, heads int, half int, cos *float32, sin *float32)
 
+// maxF32AVX2 stores in lanes the 8-lane maxima of the n floats at x (n a multiple of 32, at least 32) and reports whether any is NaN.
+//
+//go:noescape
+func maxF32AVX2(x *float32, n int, lanes *[8]float32) (nan bool)
+
 // attnReduce32AVX2 sets out to GGML_F32_VEC_REDUCE over the 32 lanes
 // acc[l*d/4 + e], eight elements at a time; d in bytes (a multiple of 32).
 //

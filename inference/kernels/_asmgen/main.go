@@ -59,6 +59,7 @@ func main() {
 	quantizeQ8_0()
 	q8_0Aux()
 	ropeNeox()
+	maxF32()
 	attnReduce32()
 	attnReduce8()
 	attnScoresHeads()
