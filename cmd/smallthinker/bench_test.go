@@ -43,6 +43,41 @@ func TestBenchJSON(t *testing.T) {
 	if res["decode_tok_s"].(float64) <= 0 || res["mem_bw_gbps"].(float64) <= 0 {
 		t.Fatalf("no speed measured: %v", res)
 	}
+	if res["kv_type"] != "f16" {
+		t.Fatalf("bench's KV cache is %v, want f16 (the reference's llama-bench setting)", res["kv_type"])
+	}
+	if v, ok := res["load_ms"].(float64); !ok || v <= 0 {
+		t.Fatalf("load_ms = %v", res["load_ms"])
+	}
+}
+
+// --kv-type takes f32 and f16 and refuses anything else with the flag's name.
+func TestKVTypeFlag(t *testing.T) {
+	for _, tc := range []struct {
+		arg     string
+		f16, ok bool
+	}{{"f32", false, true}, {"f16", true, true}, {"q8_0", false, false}, {"", false, false}} {
+		fs := newFlags("test")
+		mf := addModelFlags(fs)
+		if err := fs.Parse([]string{"--model", "m.gguf", "--kv-type", tc.arg}); err != nil {
+			t.Fatal(err)
+		}
+		opts, err := mf.loadOptions(0)
+		if (err == nil) != tc.ok || (err != nil && !bytes.Contains([]byte(err.Error()), []byte("--kv-type"))) {
+			t.Fatalf("--kv-type %q: error %v", tc.arg, err)
+		}
+		if err == nil && opts.KVF16 != tc.f16 {
+			t.Fatalf("--kv-type %q: KVF16 = %v", tc.arg, opts.KVF16)
+		}
+	}
+	fs := newFlags("test")
+	mf := addModelFlags(fs)
+	if err := fs.Parse([]string{"--model", "m.gguf"}); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err := mf.loadOptions(0); err != nil || opts.KVF16 {
+		t.Fatalf("logits/generate default: KVF16 = %v, %v (the golden files use F32)", opts.KVF16, err)
+	}
 }
 
 func captureStdout(t *testing.T, f func() error) []byte {
