@@ -7409,1124 +7409,144 @@ adone:
 
 // func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d int, scale float32, out *float32, outStride int, pfDelta int)
 // Requires: AVX, F16C, FMA3, MMX+
-TEXT ·attnScoresHeadsF16AVX2(SB), $1536-80
+TEXT ·attnScoresHeadsF16AVX2(SB), $768-80
 	MOVQ         stride+24(FP), DI
 	MOVQ         d+40(FP), DX
 	MOVQ         outStride+64(FP), R9
-	MOVQ         q+0(FP), R10
-	MOVQ         out+56(FP), R11
-	MOVQ         nh+8(FP), R12
+	MOVQ         out+56(FP), R15
 	VBROADCASTSS scale+48(FP), Y13
 	CMPQ         n+32(FP), $0x00
 	JE           sdone
+	MOVQ         k+16(FP), SI
+	MOVQ         n+32(FP), BX
 
-sgrp:
-	CMPQ R12, $0x06
-	JB   srest
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg6blk:
+sblk:
 	CMPQ BX, $0x08
-	JB   sg6tail
-	XORQ R8, R8
+	JB   stail
+	MOVQ nh+8(FP), R12
+	MOVQ q+0(FP), R10
+	MOVQ R15, R11
 
-sg6row8:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	VXORPS Y4, Y4, Y4
-	VXORPS Y10, Y10, Y10
-	VXORPS Y5, Y5, Y5
-	VXORPS Y11, Y11, Y11
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg6chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	VFMADD231PS (R13)(DX*4), Y14, Y4
-	VFMADD231PS 32(R13)(DX*4), Y15, Y10
-	VFMADD231PS (R14)(DX*2), Y14, Y5
-	VFMADD231PS 32(R14)(DX*2), Y15, Y11
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg6chunk8
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y11, Y5, Y5
-	VMOVUPS     Y0, (SP)(R8*1)
-	VMOVUPS     Y1, 256(SP)(R8*1)
-	VMOVUPS     Y2, 512(SP)(R8*1)
-	VMOVUPS     Y3, 768(SP)(R8*1)
-	VMOVUPS     Y4, 1024(SP)(R8*1)
-	VMOVUPS     Y5, 1280(SP)(R8*1)
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg6pf8no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg6pf8:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg6pf8
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg6pf8k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg6pf8k
-
-sg6pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
-	CMPQ       R8, $0x00000100
-	JB         sg6row8
-	LEAQ       (R11)(R9*2), CX
-	ADDQ       R9, CX
-	VMOVUPS    (SP), Y4
-	VPERM2F128 $0x20, 128(SP), Y4, Y5
-	VPERM2F128 $0x31, 128(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    32(SP), Y4
-	VPERM2F128 $0x20, 160(SP), Y4, Y5
-	VPERM2F128 $0x31, 160(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    64(SP), Y4
-	VPERM2F128 $0x20, 192(SP), Y4, Y5
-	VPERM2F128 $0x31, 192(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    96(SP), Y4
-	VPERM2F128 $0x20, 224(SP), Y4, Y5
-	VPERM2F128 $0x31, 224(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMOVUPS    256(SP), Y4
-	VPERM2F128 $0x20, 384(SP), Y4, Y5
-	VPERM2F128 $0x31, 384(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    288(SP), Y4
-	VPERM2F128 $0x20, 416(SP), Y4, Y5
-	VPERM2F128 $0x31, 416(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    320(SP), Y4
-	VPERM2F128 $0x20, 448(SP), Y4, Y5
-	VPERM2F128 $0x31, 448(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    352(SP), Y4
-	VPERM2F128 $0x20, 480(SP), Y4, Y5
-	VPERM2F128 $0x31, 480(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*1)
-	VMOVUPS    512(SP), Y4
-	VPERM2F128 $0x20, 640(SP), Y4, Y5
-	VPERM2F128 $0x31, 640(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    544(SP), Y4
-	VPERM2F128 $0x20, 672(SP), Y4, Y5
-	VPERM2F128 $0x31, 672(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    576(SP), Y4
-	VPERM2F128 $0x20, 704(SP), Y4, Y5
-	VPERM2F128 $0x31, 704(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    608(SP), Y4
-	VPERM2F128 $0x20, 736(SP), Y4, Y5
-	VPERM2F128 $0x31, 736(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*2)
-	VMOVUPS    768(SP), Y4
-	VPERM2F128 $0x20, 896(SP), Y4, Y5
-	VPERM2F128 $0x31, 896(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    800(SP), Y4
-	VPERM2F128 $0x20, 928(SP), Y4, Y5
-	VPERM2F128 $0x31, 928(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    832(SP), Y4
-	VPERM2F128 $0x20, 960(SP), Y4, Y5
-	VPERM2F128 $0x31, 960(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    864(SP), Y4
-	VPERM2F128 $0x20, 992(SP), Y4, Y5
-	VPERM2F128 $0x31, 992(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMOVUPS    1024(SP), Y4
-	VPERM2F128 $0x20, 1152(SP), Y4, Y5
-	VPERM2F128 $0x31, 1152(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    1056(SP), Y4
-	VPERM2F128 $0x20, 1184(SP), Y4, Y5
-	VPERM2F128 $0x31, 1184(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    1088(SP), Y4
-	VPERM2F128 $0x20, 1216(SP), Y4, Y5
-	VPERM2F128 $0x31, 1216(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    1120(SP), Y4
-	VPERM2F128 $0x20, 1248(SP), Y4, Y5
-	VPERM2F128 $0x31, 1248(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*4)
-	VMOVUPS    1280(SP), Y4
-	VPERM2F128 $0x20, 1408(SP), Y4, Y5
-	VPERM2F128 $0x31, 1408(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    1312(SP), Y4
-	VPERM2F128 $0x20, 1440(SP), Y4, Y5
-	VPERM2F128 $0x31, 1440(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    1344(SP), Y4
-	VPERM2F128 $0x20, 1472(SP), Y4, Y5
-	VPERM2F128 $0x31, 1472(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    1376(SP), Y4
-	VPERM2F128 $0x20, 1504(SP), Y4, Y5
-	VPERM2F128 $0x31, 1504(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (CX)(R9*2)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg6blk
-
-sg6tail:
-	TESTQ  BX, BX
-	JZ     sg6end
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	VXORPS Y4, Y4, Y4
-	VXORPS Y10, Y10, Y10
-	VXORPS Y5, Y5, Y5
-	VXORPS Y11, Y11, Y11
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg6chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	VFMADD231PS (R13)(DX*4), Y14, Y4
-	VFMADD231PS 32(R13)(DX*4), Y15, Y10
-	VFMADD231PS (R14)(DX*2), Y14, Y5
-	VFMADD231PS 32(R14)(DX*2), Y15, Y11
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg6chunk1
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	VADDPS      Y10, Y4, Y4
-	VADDPS      Y11, Y5, Y5
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg6pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg6pf1:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg6pf1
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg6pf1k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg6pf1k
-
-sg6pf1no:
-	LEAQ         (R11)(R9*2), CX
-	ADDQ         R9, CX
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	VEXTRACTF128 $0x01, Y1, X14
-	VADDPS       X14, X1, X1
-	VMOVHLPS     X1, X1, X14
-	VADDPS       X14, X1, X1
-	VMOVSHDUP    X1, X14
-	VADDSS       X14, X1, X1
-	VMULSS       X13, X1, X1
-	VMOVSS       X1, (R11)(R9*1)
-	VEXTRACTF128 $0x01, Y2, X14
-	VADDPS       X14, X2, X2
-	VMOVHLPS     X2, X2, X14
-	VADDPS       X14, X2, X2
-	VMOVSHDUP    X2, X14
-	VADDSS       X14, X2, X2
-	VMULSS       X13, X2, X2
-	VMOVSS       X2, (R11)(R9*2)
-	VEXTRACTF128 $0x01, Y3, X14
-	VADDPS       X14, X3, X3
-	VMOVHLPS     X3, X3, X14
-	VADDPS       X14, X3, X3
-	VMOVSHDUP    X3, X14
-	VADDSS       X14, X3, X3
-	VMULSS       X13, X3, X3
-	VMOVSS       X3, (CX)
-	VEXTRACTF128 $0x01, Y4, X14
-	VADDPS       X14, X4, X4
-	VMOVHLPS     X4, X4, X14
-	VADDPS       X14, X4, X4
-	VMOVSHDUP    X4, X14
-	VADDSS       X14, X4, X4
-	VMULSS       X13, X4, X4
-	VMOVSS       X4, (R11)(R9*4)
-	VEXTRACTF128 $0x01, Y5, X14
-	VADDPS       X14, X5, X5
-	VMOVHLPS     X5, X5, X14
-	VADDPS       X14, X5, X5
-	VMOVSHDUP    X5, X14
-	VADDSS       X14, X5, X5
-	VMULSS       X13, X5, X5
-	VMOVSS       X5, (CX)(R9*2)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg6tail
-
-sg6end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	ADDQ DX, R10
-	ADDQ R9, R11
-	SUBQ $0x06, R12
-	JMP  sgrp
-
-srest:
-	CMPQ R12, $0x05
-	JNE  sg5skip
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg5blk:
-	CMPQ BX, $0x08
-	JB   sg5tail
-	XORQ R8, R8
-
-sg5row8:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	VXORPS Y4, Y4, Y4
-	VXORPS Y10, Y10, Y10
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg5chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	VFMADD231PS (R13)(DX*4), Y14, Y4
-	VFMADD231PS 32(R13)(DX*4), Y15, Y10
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg5chunk8
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	VADDPS      Y10, Y4, Y4
-	VMOVUPS     Y0, (SP)(R8*1)
-	VMOVUPS     Y1, 256(SP)(R8*1)
-	VMOVUPS     Y2, 512(SP)(R8*1)
-	VMOVUPS     Y3, 768(SP)(R8*1)
-	VMOVUPS     Y4, 1024(SP)(R8*1)
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg5pf8no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg5pf8:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg5pf8
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg5pf8k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg5pf8k
-
-sg5pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
-	CMPQ       R8, $0x00000100
-	JB         sg5row8
-	LEAQ       (R11)(R9*2), CX
-	ADDQ       R9, CX
-	VMOVUPS    (SP), Y4
-	VPERM2F128 $0x20, 128(SP), Y4, Y5
-	VPERM2F128 $0x31, 128(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    32(SP), Y4
-	VPERM2F128 $0x20, 160(SP), Y4, Y5
-	VPERM2F128 $0x31, 160(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    64(SP), Y4
-	VPERM2F128 $0x20, 192(SP), Y4, Y5
-	VPERM2F128 $0x31, 192(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    96(SP), Y4
-	VPERM2F128 $0x20, 224(SP), Y4, Y5
-	VPERM2F128 $0x31, 224(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMOVUPS    256(SP), Y4
-	VPERM2F128 $0x20, 384(SP), Y4, Y5
-	VPERM2F128 $0x31, 384(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    288(SP), Y4
-	VPERM2F128 $0x20, 416(SP), Y4, Y5
-	VPERM2F128 $0x31, 416(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    320(SP), Y4
-	VPERM2F128 $0x20, 448(SP), Y4, Y5
-	VPERM2F128 $0x31, 448(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    352(SP), Y4
-	VPERM2F128 $0x20, 480(SP), Y4, Y5
-	VPERM2F128 $0x31, 480(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*1)
-	VMOVUPS    512(SP), Y4
-	VPERM2F128 $0x20, 640(SP), Y4, Y5
-	VPERM2F128 $0x31, 640(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    544(SP), Y4
-	VPERM2F128 $0x20, 672(SP), Y4, Y5
-	VPERM2F128 $0x31, 672(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    576(SP), Y4
-	VPERM2F128 $0x20, 704(SP), Y4, Y5
-	VPERM2F128 $0x31, 704(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    608(SP), Y4
-	VPERM2F128 $0x20, 736(SP), Y4, Y5
-	VPERM2F128 $0x31, 736(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*2)
-	VMOVUPS    768(SP), Y4
-	VPERM2F128 $0x20, 896(SP), Y4, Y5
-	VPERM2F128 $0x31, 896(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    800(SP), Y4
-	VPERM2F128 $0x20, 928(SP), Y4, Y5
-	VPERM2F128 $0x31, 928(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    832(SP), Y4
-	VPERM2F128 $0x20, 960(SP), Y4, Y5
-	VPERM2F128 $0x31, 960(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    864(SP), Y4
-	VPERM2F128 $0x20, 992(SP), Y4, Y5
-	VPERM2F128 $0x31, 992(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMOVUPS    1024(SP), Y4
-	VPERM2F128 $0x20, 1152(SP), Y4, Y5
-	VPERM2F128 $0x31, 1152(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    1056(SP), Y4
-	VPERM2F128 $0x20, 1184(SP), Y4, Y5
-	VPERM2F128 $0x31, 1184(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    1088(SP), Y4
-	VPERM2F128 $0x20, 1216(SP), Y4, Y5
-	VPERM2F128 $0x31, 1216(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    1120(SP), Y4
-	VPERM2F128 $0x20, 1248(SP), Y4, Y5
-	VPERM2F128 $0x31, 1248(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*4)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg5blk
-
-sg5tail:
-	TESTQ  BX, BX
-	JZ     sg5end
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	VXORPS Y4, Y4, Y4
-	VXORPS Y10, Y10, Y10
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg5chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	VFMADD231PS (R13)(DX*4), Y14, Y4
-	VFMADD231PS 32(R13)(DX*4), Y15, Y10
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg5chunk1
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	VADDPS      Y10, Y4, Y4
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg5pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg5pf1:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg5pf1
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg5pf1k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg5pf1k
-
-sg5pf1no:
-	LEAQ         (R11)(R9*2), CX
-	ADDQ         R9, CX
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	VEXTRACTF128 $0x01, Y1, X14
-	VADDPS       X14, X1, X1
-	VMOVHLPS     X1, X1, X14
-	VADDPS       X14, X1, X1
-	VMOVSHDUP    X1, X14
-	VADDSS       X14, X1, X1
-	VMULSS       X13, X1, X1
-	VMOVSS       X1, (R11)(R9*1)
-	VEXTRACTF128 $0x01, Y2, X14
-	VADDPS       X14, X2, X2
-	VMOVHLPS     X2, X2, X14
-	VADDPS       X14, X2, X2
-	VMOVSHDUP    X2, X14
-	VADDSS       X14, X2, X2
-	VMULSS       X13, X2, X2
-	VMOVSS       X2, (R11)(R9*2)
-	VEXTRACTF128 $0x01, Y3, X14
-	VADDPS       X14, X3, X3
-	VMOVHLPS     X3, X3, X14
-	VADDPS       X14, X3, X3
-	VMOVSHDUP    X3, X14
-	VADDSS       X14, X3, X3
-	VMULSS       X13, X3, X3
-	VMOVSS       X3, (CX)
-	VEXTRACTF128 $0x01, Y4, X14
-	VADDPS       X14, X4, X4
-	VMOVHLPS     X4, X4, X14
-	VADDPS       X14, X4, X4
-	VMOVSHDUP    X4, X14
-	VADDSS       X14, X4, X4
-	VMULSS       X13, X4, X4
-	VMOVSS       X4, (R11)(R9*4)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg5tail
-
-sg5end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	JMP  shdone
-
-sg5skip:
-	CMPQ R12, $0x04
-	JNE  sg4skip
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg4blk:
-	CMPQ BX, $0x08
-	JB   sg4tail
-	XORQ R8, R8
-
-sg4row8:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg4chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg4chunk8
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	VMOVUPS     Y0, (SP)(R8*1)
-	VMOVUPS     Y1, 256(SP)(R8*1)
-	VMOVUPS     Y2, 512(SP)(R8*1)
-	VMOVUPS     Y3, 768(SP)(R8*1)
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg4pf8no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg4pf8:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg4pf8
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg4pf8k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg4pf8k
-
-sg4pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
-	CMPQ       R8, $0x00000100
-	JB         sg4row8
-	LEAQ       (R11)(R9*2), CX
-	ADDQ       R9, CX
-	VMOVUPS    (SP), Y4
-	VPERM2F128 $0x20, 128(SP), Y4, Y5
-	VPERM2F128 $0x31, 128(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    32(SP), Y4
-	VPERM2F128 $0x20, 160(SP), Y4, Y5
-	VPERM2F128 $0x31, 160(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    64(SP), Y4
-	VPERM2F128 $0x20, 192(SP), Y4, Y5
-	VPERM2F128 $0x31, 192(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    96(SP), Y4
-	VPERM2F128 $0x20, 224(SP), Y4, Y5
-	VPERM2F128 $0x31, 224(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMOVUPS    256(SP), Y4
-	VPERM2F128 $0x20, 384(SP), Y4, Y5
-	VPERM2F128 $0x31, 384(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    288(SP), Y4
-	VPERM2F128 $0x20, 416(SP), Y4, Y5
-	VPERM2F128 $0x31, 416(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    320(SP), Y4
-	VPERM2F128 $0x20, 448(SP), Y4, Y5
-	VPERM2F128 $0x31, 448(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    352(SP), Y4
-	VPERM2F128 $0x20, 480(SP), Y4, Y5
-	VPERM2F128 $0x31, 480(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*1)
-	VMOVUPS    512(SP), Y4
-	VPERM2F128 $0x20, 640(SP), Y4, Y5
-	VPERM2F128 $0x31, 640(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    544(SP), Y4
-	VPERM2F128 $0x20, 672(SP), Y4, Y5
-	VPERM2F128 $0x31, 672(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    576(SP), Y4
-	VPERM2F128 $0x20, 704(SP), Y4, Y5
-	VPERM2F128 $0x31, 704(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    608(SP), Y4
-	VPERM2F128 $0x20, 736(SP), Y4, Y5
-	VPERM2F128 $0x31, 736(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (R11)(R9*2)
-	VMOVUPS    768(SP), Y4
-	VPERM2F128 $0x20, 896(SP), Y4, Y5
-	VPERM2F128 $0x31, 896(SP), Y4, Y0
-	VADDPS     Y0, Y5, Y0
-	VMOVUPS    800(SP), Y4
-	VPERM2F128 $0x20, 928(SP), Y4, Y5
-	VPERM2F128 $0x31, 928(SP), Y4, Y1
-	VADDPS     Y1, Y5, Y1
-	VMOVUPS    832(SP), Y4
-	VPERM2F128 $0x20, 960(SP), Y4, Y5
-	VPERM2F128 $0x31, 960(SP), Y4, Y2
-	VADDPS     Y2, Y5, Y2
-	VMOVUPS    864(SP), Y4
-	VPERM2F128 $0x20, 992(SP), Y4, Y5
-	VPERM2F128 $0x31, 992(SP), Y4, Y3
-	VADDPS     Y3, Y5, Y3
-	VSHUFPS    $0x44, Y1, Y0, Y4
-	VSHUFPS    $0xee, Y1, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VSHUFPS    $0x44, Y3, Y2, Y4
-	VSHUFPS    $0xee, Y3, Y2, Y5
-	VADDPS     Y5, Y4, Y2
-	VSHUFPS    $0x88, Y2, Y0, Y4
-	VSHUFPS    $0xdd, Y2, Y0, Y5
-	VADDPS     Y5, Y4, Y0
-	VMULPS     Y13, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg4blk
-
-sg4tail:
-	TESTQ  BX, BX
-	JZ     sg4end
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	VXORPS Y3, Y3, Y3
-	VXORPS Y9, Y9, Y9
-	MOVQ   R10, R13
-	LEAQ   (R10)(DX*2), R14
-	ADDQ   DX, R14
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg4chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	VFMADD231PS (R14), Y14, Y3
-	VFMADD231PS 32(R14), Y15, Y9
-	ADDQ        $0x40, R13
-	ADDQ        $0x40, R14
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg4chunk1
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	VADDPS      Y9, Y3, Y3
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg4pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg4pf1:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg4pf1
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg4pf1k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg4pf1k
-
-sg4pf1no:
-	LEAQ         (R11)(R9*2), CX
-	ADDQ         R9, CX
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	VEXTRACTF128 $0x01, Y1, X14
-	VADDPS       X14, X1, X1
-	VMOVHLPS     X1, X1, X14
-	VADDPS       X14, X1, X1
-	VMOVSHDUP    X1, X14
-	VADDSS       X14, X1, X1
-	VMULSS       X13, X1, X1
-	VMOVSS       X1, (R11)(R9*1)
-	VEXTRACTF128 $0x01, Y2, X14
-	VADDPS       X14, X2, X2
-	VMOVHLPS     X2, X2, X14
-	VADDPS       X14, X2, X2
-	VMOVSHDUP    X2, X14
-	VADDSS       X14, X2, X2
-	VMULSS       X13, X2, X2
-	VMOVSS       X2, (R11)(R9*2)
-	VEXTRACTF128 $0x01, Y3, X14
-	VADDPS       X14, X3, X3
-	VMOVHLPS     X3, X3, X14
-	VADDPS       X14, X3, X3
-	VMOVSHDUP    X3, X14
-	VADDSS       X14, X3, X3
-	VMULSS       X13, X3, X3
-	VMOVSS       X3, (CX)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg4tail
-
-sg4end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	JMP  shdone
-
-sg4skip:
+sbgrp:
 	CMPQ R12, $0x03
-	JNE  sg3skip
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg3blk:
-	CMPQ BX, $0x08
-	JB   sg3tail
+	JB   sbrest
+	MOVQ SI, R14
 	XORQ R8, R8
 
-sg3row8:
+sb3row8:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y6, Y6, Y6
 	VXORPS Y1, Y1, Y1
 	VXORPS Y7, Y7, Y7
 	VXORPS Y2, Y2, Y2
 	VXORPS Y8, Y8, Y8
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
+	VXORPS Y4, Y4, Y4
+	VXORPS Y10, Y10, Y10
+	VXORPS Y5, Y5, Y5
+	VXORPS Y11, Y11, Y11
 	MOVQ   R10, R13
-	MOVQ   SI, AX
+	MOVQ   R14, AX
 	MOVQ   DX, CX
 
-sg3chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
+sb3chunk:
+	VCVTPH2PS   (AX), Y12
+	VCVTPH2PS   (AX)(DI*1), Y14
+	VMOVUPS     (R13), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y14, Y3
+	VMOVUPS     (R13)(DX*1), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y14, Y4
+	VMOVUPS     (R13)(DX*2), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y14, Y5
+	VCVTPH2PS   16(AX), Y12
+	VCVTPH2PS   16(AX)(DI*1), Y14
+	VMOVUPS     32(R13), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     32(R13)(DX*1), Y15
+	VFMADD231PS Y15, Y12, Y7
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS     32(R13)(DX*2), Y15
+	VFMADD231PS Y15, Y12, Y8
+	VFMADD231PS Y15, Y14, Y11
 	ADDQ        $0x40, R13
 	ADDQ        $0x20, AX
 	SUBQ        $0x40, CX
-	JNZ         sg3chunk8
+	JNZ         sb3chunk
 	VADDPS      Y6, Y0, Y0
 	VADDPS      Y7, Y1, Y1
 	VADDPS      Y8, Y2, Y2
+	VADDPS      Y9, Y3, Y3
+	VADDPS      Y10, Y4, Y4
+	VADDPS      Y11, Y5, Y5
 	VMOVUPS     Y0, (SP)(R8*1)
 	VMOVUPS     Y1, 256(SP)(R8*1)
 	VMOVUPS     Y2, 512(SP)(R8*1)
+	VMOVUPS     Y3, 32(SP)(R8*1)
+	VMOVUPS     Y4, 288(SP)(R8*1)
+	VMOVUPS     Y5, 544(SP)(R8*1)
+	MOVQ        q+0(FP), AX
+	CMPQ        R10, AX
+	JNE         sb3pfno
 	MOVQ        pfDelta+72(FP), AX
 	TESTQ       AX, AX
-	JZ          sg3pf8no
-	ADDQ        SI, AX
+	JZ          sb3pfano
+	ADDQ        R14, AX
 	MOVQ        DX, CX
 
-sg3pf8:
+sb3pfa:
 	PREFETCHT1 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg3pf8
+	JA         sb3pfa
 	MOVQ       DI, AX
 	SHLQ       $0x04, AX
-	ADDQ       SI, AX
+	ADDQ       R14, AX
 	MOVQ       DX, CX
 
-sg3pf8k:
+sb3pfak:
 	PREFETCHT0 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg3pf8k
+	JA         sb3pfak
 
-sg3pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
+sb3pfano:
+	ADDQ  DI, R14
+	MOVQ  pfDelta+72(FP), AX
+	TESTQ AX, AX
+	JZ    sb3pfbno
+	ADDQ  R14, AX
+	MOVQ  DX, CX
+
+sb3pfb:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb3pfb
+	MOVQ       DI, AX
+	SHLQ       $0x04, AX
+	ADDQ       R14, AX
+	MOVQ       DX, CX
+
+sb3pfbk:
+	PREFETCHT0 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb3pfbk
+
+sb3pfbno:
+	SUBQ DI, R14
+
+sb3pfno:
+	ADDQ       DI, R14
+	ADDQ       DI, R14
+	ADDQ       $0x40, R8
 	CMPQ       R8, $0x00000100
-	JB         sg3row8
+	JB         sb3row8
 	VMOVUPS    (SP), Y4
 	VPERM2F128 $0x20, 128(SP), Y4, Y5
 	VPERM2F128 $0x31, 128(SP), Y4, Y0
@@ -8608,159 +7628,121 @@ sg3pf8no:
 	VADDPS     Y5, Y4, Y0
 	VMULPS     Y13, Y0, Y0
 	VMOVUPS    Y0, (R11)(R9*2)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg3blk
+	ADDQ       DX, R10
+	ADDQ       R9, R11
+	ADDQ       DX, R10
+	ADDQ       R9, R11
+	ADDQ       DX, R10
+	ADDQ       R9, R11
+	SUBQ       $0x03, R12
+	JMP        sbgrp
 
-sg3tail:
-	TESTQ  BX, BX
-	JZ     sg3end
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	VXORPS Y2, Y2, Y2
-	VXORPS Y8, Y8, Y8
-	MOVQ   R10, R13
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg3chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	VFMADD231PS (R13)(DX*2), Y14, Y2
-	VFMADD231PS 32(R13)(DX*2), Y15, Y8
-	ADDQ        $0x40, R13
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg3chunk1
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	VADDPS      Y8, Y2, Y2
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg3pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg3pf1:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg3pf1
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg3pf1k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg3pf1k
-
-sg3pf1no:
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	VEXTRACTF128 $0x01, Y1, X14
-	VADDPS       X14, X1, X1
-	VMOVHLPS     X1, X1, X14
-	VADDPS       X14, X1, X1
-	VMOVSHDUP    X1, X14
-	VADDSS       X14, X1, X1
-	VMULSS       X13, X1, X1
-	VMOVSS       X1, (R11)(R9*1)
-	VEXTRACTF128 $0x01, Y2, X14
-	VADDPS       X14, X2, X2
-	VMOVHLPS     X2, X2, X14
-	VADDPS       X14, X2, X2
-	VMOVSHDUP    X2, X14
-	VADDSS       X14, X2, X2
-	VMULSS       X13, X2, X2
-	VMOVSS       X2, (R11)(R9*2)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg3tail
-
-sg3end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	JMP  shdone
-
-sg3skip:
+sbrest:
 	CMPQ R12, $0x02
-	JNE  sg2skip
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg2blk:
-	CMPQ BX, $0x08
-	JB   sg2tail
+	JNE  sbg2skip
+	MOVQ SI, R14
 	XORQ R8, R8
 
-sg2row8:
+sb2row8:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y6, Y6, Y6
 	VXORPS Y1, Y1, Y1
 	VXORPS Y7, Y7, Y7
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
+	VXORPS Y4, Y4, Y4
+	VXORPS Y10, Y10, Y10
 	MOVQ   R10, R13
-	MOVQ   SI, AX
+	MOVQ   R14, AX
 	MOVQ   DX, CX
 
-sg2chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
+sb2chunk:
+	VCVTPH2PS   (AX), Y12
+	VCVTPH2PS   (AX)(DI*1), Y14
+	VMOVUPS     (R13), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y14, Y3
+	VMOVUPS     (R13)(DX*1), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y14, Y4
+	VCVTPH2PS   16(AX), Y12
+	VCVTPH2PS   16(AX)(DI*1), Y14
+	VMOVUPS     32(R13), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     32(R13)(DX*1), Y15
+	VFMADD231PS Y15, Y12, Y7
+	VFMADD231PS Y15, Y14, Y10
 	ADDQ        $0x40, R13
 	ADDQ        $0x20, AX
 	SUBQ        $0x40, CX
-	JNZ         sg2chunk8
+	JNZ         sb2chunk
 	VADDPS      Y6, Y0, Y0
 	VADDPS      Y7, Y1, Y1
+	VADDPS      Y9, Y3, Y3
+	VADDPS      Y10, Y4, Y4
 	VMOVUPS     Y0, (SP)(R8*1)
 	VMOVUPS     Y1, 256(SP)(R8*1)
+	VMOVUPS     Y3, 32(SP)(R8*1)
+	VMOVUPS     Y4, 288(SP)(R8*1)
+	MOVQ        q+0(FP), AX
+	CMPQ        R10, AX
+	JNE         sb2pfno
 	MOVQ        pfDelta+72(FP), AX
 	TESTQ       AX, AX
-	JZ          sg2pf8no
-	ADDQ        SI, AX
+	JZ          sb2pfano
+	ADDQ        R14, AX
 	MOVQ        DX, CX
 
-sg2pf8:
+sb2pfa:
 	PREFETCHT1 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg2pf8
+	JA         sb2pfa
 	MOVQ       DI, AX
 	SHLQ       $0x04, AX
-	ADDQ       SI, AX
+	ADDQ       R14, AX
 	MOVQ       DX, CX
 
-sg2pf8k:
+sb2pfak:
 	PREFETCHT0 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg2pf8k
+	JA         sb2pfak
 
-sg2pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
+sb2pfano:
+	ADDQ  DI, R14
+	MOVQ  pfDelta+72(FP), AX
+	TESTQ AX, AX
+	JZ    sb2pfbno
+	ADDQ  R14, AX
+	MOVQ  DX, CX
+
+sb2pfb:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb2pfb
+	MOVQ       DI, AX
+	SHLQ       $0x04, AX
+	ADDQ       R14, AX
+	MOVQ       DX, CX
+
+sb2pfbk:
+	PREFETCHT0 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb2pfbk
+
+sb2pfbno:
+	SUBQ DI, R14
+
+sb2pfno:
+	ADDQ       DI, R14
+	ADDQ       DI, R14
+	ADDQ       $0x40, R8
 	CMPQ       R8, $0x00000100
-	JB         sg2row8
+	JB         sb2row8
 	VMOVUPS    (SP), Y4
 	VPERM2F128 $0x20, 128(SP), Y4, Y5
 	VPERM2F128 $0x31, 128(SP), Y4, Y0
@@ -8815,140 +7797,100 @@ sg2pf8no:
 	VADDPS     Y5, Y4, Y0
 	VMULPS     Y13, Y0, Y0
 	VMOVUPS    Y0, (R11)(R9*1)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg2blk
+	JMP        sbhdone
 
-sg2tail:
-	TESTQ  BX, BX
-	JZ     sg2end
-	VXORPS Y0, Y0, Y0
-	VXORPS Y6, Y6, Y6
-	VXORPS Y1, Y1, Y1
-	VXORPS Y7, Y7, Y7
-	MOVQ   R10, R13
-	MOVQ   SI, AX
-	MOVQ   DX, CX
-
-sg2chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	VFMADD231PS (R13)(DX*1), Y14, Y1
-	VFMADD231PS 32(R13)(DX*1), Y15, Y7
-	ADDQ        $0x40, R13
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg2chunk1
-	VADDPS      Y6, Y0, Y0
-	VADDPS      Y7, Y1, Y1
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg2pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
-
-sg2pf1:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg2pf1
-	MOVQ       DI, AX
-	SHLQ       $0x04, AX
-	ADDQ       SI, AX
-	MOVQ       DX, CX
-
-sg2pf1k:
-	PREFETCHT0 (AX)
-	ADDQ       $0x40, AX
-	SUBQ       $0x80, CX
-	JA         sg2pf1k
-
-sg2pf1no:
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	VEXTRACTF128 $0x01, Y1, X14
-	VADDPS       X14, X1, X1
-	VMOVHLPS     X1, X1, X14
-	VADDPS       X14, X1, X1
-	VMOVSHDUP    X1, X14
-	VADDSS       X14, X1, X1
-	VMULSS       X13, X1, X1
-	VMOVSS       X1, (R11)(R9*1)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg2tail
-
-sg2end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	JMP  shdone
-
-sg2skip:
+sbg2skip:
 	CMPQ R12, $0x01
-	JNE  sg1skip
-	MOVQ k+16(FP), SI
-	MOVQ n+32(FP), BX
-
-sg1blk:
-	CMPQ BX, $0x08
-	JB   sg1tail
+	JNE  sbg1skip
+	MOVQ SI, R14
 	XORQ R8, R8
 
-sg1row8:
+sb1row8:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y6, Y6, Y6
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
 	MOVQ   R10, R13
-	MOVQ   SI, AX
+	MOVQ   R14, AX
 	MOVQ   DX, CX
 
-sg1chunk8:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
+sb1chunk:
+	VCVTPH2PS   (AX), Y12
+	VCVTPH2PS   (AX)(DI*1), Y14
+	VMOVUPS     (R13), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y14, Y3
+	VCVTPH2PS   16(AX), Y12
+	VCVTPH2PS   16(AX)(DI*1), Y14
+	VMOVUPS     32(R13), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y14, Y9
 	ADDQ        $0x40, R13
 	ADDQ        $0x20, AX
 	SUBQ        $0x40, CX
-	JNZ         sg1chunk8
+	JNZ         sb1chunk
 	VADDPS      Y6, Y0, Y0
+	VADDPS      Y9, Y3, Y3
 	VMOVUPS     Y0, (SP)(R8*1)
+	VMOVUPS     Y3, 32(SP)(R8*1)
+	MOVQ        q+0(FP), AX
+	CMPQ        R10, AX
+	JNE         sb1pfno
 	MOVQ        pfDelta+72(FP), AX
 	TESTQ       AX, AX
-	JZ          sg1pf8no
-	ADDQ        SI, AX
+	JZ          sb1pfano
+	ADDQ        R14, AX
 	MOVQ        DX, CX
 
-sg1pf8:
+sb1pfa:
 	PREFETCHT1 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg1pf8
+	JA         sb1pfa
 	MOVQ       DI, AX
 	SHLQ       $0x04, AX
-	ADDQ       SI, AX
+	ADDQ       R14, AX
 	MOVQ       DX, CX
 
-sg1pf8k:
+sb1pfak:
 	PREFETCHT0 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg1pf8k
+	JA         sb1pfak
 
-sg1pf8no:
-	ADDQ       DI, SI
-	ADDQ       $0x20, R8
+sb1pfano:
+	ADDQ  DI, R14
+	MOVQ  pfDelta+72(FP), AX
+	TESTQ AX, AX
+	JZ    sb1pfbno
+	ADDQ  R14, AX
+	MOVQ  DX, CX
+
+sb1pfb:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb1pfb
+	MOVQ       DI, AX
+	SHLQ       $0x04, AX
+	ADDQ       R14, AX
+	MOVQ       DX, CX
+
+sb1pfbk:
+	PREFETCHT0 (AX)
+	ADDQ       $0x40, AX
+	SUBQ       $0x80, CX
+	JA         sb1pfbk
+
+sb1pfbno:
+	SUBQ DI, R14
+
+sb1pfno:
+	ADDQ       DI, R14
+	ADDQ       DI, R14
+	ADDQ       $0x40, R8
 	CMPQ       R8, $0x00000100
-	JB         sg1row8
+	JB         sb1row8
 	VMOVUPS    (SP), Y4
 	VPERM2F128 $0x20, 128(SP), Y4, Y5
 	VPERM2F128 $0x31, 128(SP), Y4, Y0
@@ -8976,73 +7918,464 @@ sg1pf8no:
 	VADDPS     Y5, Y4, Y0
 	VMULPS     Y13, Y0, Y0
 	VMOVUPS    Y0, (R11)
-	ADDQ       $0x20, R11
-	SUBQ       $0x08, BX
-	JMP        sg1blk
+	JMP        sbhdone
 
-sg1tail:
-	TESTQ  BX, BX
-	JZ     sg1end
+sbg1skip:
+sbhdone:
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ DI, SI
+	ADDQ $0x20, R15
+	SUBQ $0x08, BX
+	JMP  sblk
+
+stail:
+	TESTQ BX, BX
+	JZ    sdone
+	MOVQ  nh+8(FP), R12
+	MOVQ  q+0(FP), R10
+	MOVQ  R15, R11
+
+stgrp:
+	CMPQ R12, $0x03
+	JB   strest
+	MOVQ SI, R14
+	MOVQ BX, R8
+
+st3pair:
+	CMPQ   R8, $0x02
+	JB     st3one
+	VXORPS Y0, Y0, Y0
+	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y7, Y7, Y7
+	VXORPS Y2, Y2, Y2
+	VXORPS Y8, Y8, Y8
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
+	VXORPS Y4, Y4, Y4
+	VXORPS Y10, Y10, Y10
+	VXORPS Y5, Y5, Y5
+	VXORPS Y11, Y11, Y11
+	MOVQ   R10, R13
+	MOVQ   R14, AX
+	MOVQ   DX, CX
+
+st3chunk2:
+	VCVTPH2PS    (AX), Y12
+	VCVTPH2PS    (AX)(DI*1), Y14
+	VMOVUPS      (R13), Y15
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y15, Y14, Y3
+	VMOVUPS      (R13)(DX*1), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y15, Y14, Y4
+	VMOVUPS      (R13)(DX*2), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y14, Y5
+	VCVTPH2PS    16(AX), Y12
+	VCVTPH2PS    16(AX)(DI*1), Y14
+	VMOVUPS      32(R13), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y14, Y9
+	VMOVUPS      32(R13)(DX*1), Y15
+	VFMADD231PS  Y15, Y12, Y7
+	VFMADD231PS  Y15, Y14, Y10
+	VMOVUPS      32(R13)(DX*2), Y15
+	VFMADD231PS  Y15, Y12, Y8
+	VFMADD231PS  Y15, Y14, Y11
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st3chunk2
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y11, Y5, Y5
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	VEXTRACTF128 $0x01, Y1, X15
+	VADDPS       X15, X1, X1
+	VMOVHLPS     X1, X1, X15
+	VADDPS       X15, X1, X1
+	VMOVSHDUP    X1, X15
+	VADDSS       X15, X1, X1
+	VMULSS       X13, X1, X1
+	VMOVSS       X1, (R11)(R9*1)
+	VEXTRACTF128 $0x01, Y2, X15
+	VADDPS       X15, X2, X2
+	VMOVHLPS     X2, X2, X15
+	VADDPS       X15, X2, X2
+	VMOVSHDUP    X2, X15
+	VADDSS       X15, X2, X2
+	VMULSS       X13, X2, X2
+	VMOVSS       X2, (R11)(R9*2)
+	VEXTRACTF128 $0x01, Y3, X15
+	VADDPS       X15, X3, X3
+	VMOVHLPS     X3, X3, X15
+	VADDPS       X15, X3, X3
+	VMOVSHDUP    X3, X15
+	VADDSS       X15, X3, X3
+	VMULSS       X13, X3, X3
+	VMOVSS       X3, 4(R11)
+	VEXTRACTF128 $0x01, Y4, X15
+	VADDPS       X15, X4, X4
+	VMOVHLPS     X4, X4, X15
+	VADDPS       X15, X4, X4
+	VMOVSHDUP    X4, X15
+	VADDSS       X15, X4, X4
+	VMULSS       X13, X4, X4
+	VMOVSS       X4, 4(R11)(R9*1)
+	VEXTRACTF128 $0x01, Y5, X15
+	VADDPS       X15, X5, X5
+	VMOVHLPS     X5, X5, X15
+	VADDPS       X15, X5, X5
+	VMOVSHDUP    X5, X15
+	VADDSS       X15, X5, X5
+	VMULSS       X13, X5, X5
+	VMOVSS       X5, 4(R11)(R9*2)
+	ADDQ         DI, R14
+	ADDQ         DI, R14
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R8
+	JMP          st3pair
+
+st3one:
+	TESTQ  R8, R8
+	JZ     st3end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y7, Y7, Y7
+	VXORPS Y2, Y2, Y2
+	VXORPS Y8, Y8, Y8
+	MOVQ   R10, R13
+	MOVQ   R14, AX
+	MOVQ   DX, CX
+
+st3chunk1:
+	VCVTPH2PS    (AX), Y14
+	VCVTPH2PS    16(AX), Y15
+	VFMADD231PS  (R13), Y14, Y0
+	VFMADD231PS  32(R13), Y15, Y6
+	VFMADD231PS  (R13)(DX*1), Y14, Y1
+	VFMADD231PS  32(R13)(DX*1), Y15, Y7
+	VFMADD231PS  (R13)(DX*2), Y14, Y2
+	VFMADD231PS  32(R13)(DX*2), Y15, Y8
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st3chunk1
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	VEXTRACTF128 $0x01, Y1, X15
+	VADDPS       X15, X1, X1
+	VMOVHLPS     X1, X1, X15
+	VADDPS       X15, X1, X1
+	VMOVSHDUP    X1, X15
+	VADDSS       X15, X1, X1
+	VMULSS       X13, X1, X1
+	VMOVSS       X1, (R11)(R9*1)
+	VEXTRACTF128 $0x01, Y2, X15
+	VADDPS       X15, X2, X2
+	VMOVHLPS     X2, X2, X15
+	VADDPS       X15, X2, X2
+	VMOVSHDUP    X2, X15
+	VADDSS       X15, X2, X2
+	VMULSS       X13, X2, X2
+	VMOVSS       X2, (R11)(R9*2)
+	ADDQ         $0x04, R11
+
+st3end:
+	MOVQ BX, R8
+	SHLQ $0x02, R8
+	SUBQ R8, R11
+	ADDQ DX, R10
+	ADDQ R9, R11
+	ADDQ DX, R10
+	ADDQ R9, R11
+	ADDQ DX, R10
+	ADDQ R9, R11
+	SUBQ $0x03, R12
+	JMP  stgrp
+
+strest:
+	CMPQ R12, $0x02
+	JNE  stg2skip
+	MOVQ SI, R14
+	MOVQ BX, R8
+
+st2pair:
+	CMPQ   R8, $0x02
+	JB     st2one
+	VXORPS Y0, Y0, Y0
+	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y7, Y7, Y7
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
+	VXORPS Y4, Y4, Y4
+	VXORPS Y10, Y10, Y10
+	MOVQ   R10, R13
+	MOVQ   R14, AX
+	MOVQ   DX, CX
+
+st2chunk2:
+	VCVTPH2PS    (AX), Y12
+	VCVTPH2PS    (AX)(DI*1), Y14
+	VMOVUPS      (R13), Y15
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y15, Y14, Y3
+	VMOVUPS      (R13)(DX*1), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y15, Y14, Y4
+	VCVTPH2PS    16(AX), Y12
+	VCVTPH2PS    16(AX)(DI*1), Y14
+	VMOVUPS      32(R13), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y14, Y9
+	VMOVUPS      32(R13)(DX*1), Y15
+	VFMADD231PS  Y15, Y12, Y7
+	VFMADD231PS  Y15, Y14, Y10
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st2chunk2
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y10, Y4, Y4
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	VEXTRACTF128 $0x01, Y1, X15
+	VADDPS       X15, X1, X1
+	VMOVHLPS     X1, X1, X15
+	VADDPS       X15, X1, X1
+	VMOVSHDUP    X1, X15
+	VADDSS       X15, X1, X1
+	VMULSS       X13, X1, X1
+	VMOVSS       X1, (R11)(R9*1)
+	VEXTRACTF128 $0x01, Y3, X15
+	VADDPS       X15, X3, X3
+	VMOVHLPS     X3, X3, X15
+	VADDPS       X15, X3, X3
+	VMOVSHDUP    X3, X15
+	VADDSS       X15, X3, X3
+	VMULSS       X13, X3, X3
+	VMOVSS       X3, 4(R11)
+	VEXTRACTF128 $0x01, Y4, X15
+	VADDPS       X15, X4, X4
+	VMOVHLPS     X4, X4, X15
+	VADDPS       X15, X4, X4
+	VMOVSHDUP    X4, X15
+	VADDSS       X15, X4, X4
+	VMULSS       X13, X4, X4
+	VMOVSS       X4, 4(R11)(R9*1)
+	ADDQ         DI, R14
+	ADDQ         DI, R14
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R8
+	JMP          st2pair
+
+st2one:
+	TESTQ  R8, R8
+	JZ     st2end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y6, Y6, Y6
+	VXORPS Y1, Y1, Y1
+	VXORPS Y7, Y7, Y7
+	MOVQ   R10, R13
+	MOVQ   R14, AX
+	MOVQ   DX, CX
+
+st2chunk1:
+	VCVTPH2PS    (AX), Y14
+	VCVTPH2PS    16(AX), Y15
+	VFMADD231PS  (R13), Y14, Y0
+	VFMADD231PS  32(R13), Y15, Y6
+	VFMADD231PS  (R13)(DX*1), Y14, Y1
+	VFMADD231PS  32(R13)(DX*1), Y15, Y7
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st2chunk1
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y1, Y1
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	VEXTRACTF128 $0x01, Y1, X15
+	VADDPS       X15, X1, X1
+	VMOVHLPS     X1, X1, X15
+	VADDPS       X15, X1, X1
+	VMOVSHDUP    X1, X15
+	VADDSS       X15, X1, X1
+	VMULSS       X13, X1, X1
+	VMOVSS       X1, (R11)(R9*1)
+	ADDQ         $0x04, R11
+
+st2end:
+	MOVQ BX, R8
+	SHLQ $0x02, R8
+	SUBQ R8, R11
+	JMP  sthdone
+
+stg2skip:
+	CMPQ R12, $0x01
+	JNE  stg1skip
+	MOVQ SI, R14
+	MOVQ BX, R8
+
+st1pair:
+	CMPQ   R8, $0x02
+	JB     st1one
+	VXORPS Y0, Y0, Y0
+	VXORPS Y6, Y6, Y6
+	VXORPS Y3, Y3, Y3
+	VXORPS Y9, Y9, Y9
+	MOVQ   R10, R13
+	MOVQ   R14, AX
+	MOVQ   DX, CX
+
+st1chunk2:
+	VCVTPH2PS    (AX), Y12
+	VCVTPH2PS    (AX)(DI*1), Y14
+	VMOVUPS      (R13), Y15
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y15, Y14, Y3
+	VCVTPH2PS    16(AX), Y12
+	VCVTPH2PS    16(AX)(DI*1), Y14
+	VMOVUPS      32(R13), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y14, Y9
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st1chunk2
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y9, Y3, Y3
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	VEXTRACTF128 $0x01, Y3, X15
+	VADDPS       X15, X3, X3
+	VMOVHLPS     X3, X3, X15
+	VADDPS       X15, X3, X3
+	VMOVSHDUP    X3, X15
+	VADDSS       X15, X3, X3
+	VMULSS       X13, X3, X3
+	VMOVSS       X3, 4(R11)
+	ADDQ         DI, R14
+	ADDQ         DI, R14
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R8
+	JMP          st1pair
+
+st1one:
+	TESTQ  R8, R8
+	JZ     st1end
 	VXORPS Y0, Y0, Y0
 	VXORPS Y6, Y6, Y6
 	MOVQ   R10, R13
-	MOVQ   SI, AX
+	MOVQ   R14, AX
 	MOVQ   DX, CX
 
-sg1chunk1:
-	VCVTPH2PS   (AX), Y14
-	VCVTPH2PS   16(AX), Y15
-	VFMADD231PS (R13), Y14, Y0
-	VFMADD231PS 32(R13), Y15, Y6
-	ADDQ        $0x40, R13
-	ADDQ        $0x20, AX
-	SUBQ        $0x40, CX
-	JNZ         sg1chunk1
-	VADDPS      Y6, Y0, Y0
-	MOVQ        pfDelta+72(FP), AX
-	TESTQ       AX, AX
-	JZ          sg1pf1no
-	ADDQ        SI, AX
-	MOVQ        DX, CX
+st1chunk1:
+	VCVTPH2PS    (AX), Y14
+	VCVTPH2PS    16(AX), Y15
+	VFMADD231PS  (R13), Y14, Y0
+	VFMADD231PS  32(R13), Y15, Y6
+	ADDQ         $0x40, R13
+	ADDQ         $0x20, AX
+	SUBQ         $0x40, CX
+	JNZ          st1chunk1
+	VADDPS       Y6, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X15
+	VADDPS       X15, X0, X0
+	VMOVHLPS     X0, X0, X15
+	VADDPS       X15, X0, X0
+	VMOVSHDUP    X0, X15
+	VADDSS       X15, X0, X0
+	VMULSS       X13, X0, X0
+	VMOVSS       X0, (R11)
+	ADDQ         $0x04, R11
 
-sg1pf1:
+st1end:
+	MOVQ BX, R8
+	SHLQ $0x02, R8
+	SUBQ R8, R11
+	JMP  sthdone
+
+stg1skip:
+sthdone:
+	MOVQ BX, R8
+
+spf1row:
+	MOVQ  pfDelta+72(FP), AX
+	TESTQ AX, AX
+	JZ    spf1no
+	ADDQ  SI, AX
+	MOVQ  DX, CX
+
+spf1:
 	PREFETCHT1 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg1pf1
+	JA         spf1
 	MOVQ       DI, AX
 	SHLQ       $0x04, AX
 	ADDQ       SI, AX
 	MOVQ       DX, CX
 
-sg1pf1k:
+spf1k:
 	PREFETCHT0 (AX)
 	ADDQ       $0x40, AX
 	SUBQ       $0x80, CX
-	JA         sg1pf1k
+	JA         spf1k
 
-sg1pf1no:
-	VEXTRACTF128 $0x01, Y0, X14
-	VADDPS       X14, X0, X0
-	VMOVHLPS     X0, X0, X14
-	VADDPS       X14, X0, X0
-	VMOVSHDUP    X0, X14
-	VADDSS       X14, X0, X0
-	VMULSS       X13, X0, X0
-	VMOVSS       X0, (R11)
-	ADDQ         DI, SI
-	ADDQ         $0x04, R11
-	DECQ         BX
-	JMP          sg1tail
+spf1no:
+	ADDQ DI, SI
+	DECQ R8
+	JNZ  spf1row
 
-sg1end:
-	MOVQ n+32(FP), BX
-	SHLQ $0x02, BX
-	SUBQ BX, R11
-	JMP  shdone
-
-sg1skip:
-shdone:
 sdone:
 	VZEROUPPER
 	RET

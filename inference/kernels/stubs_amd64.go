@@ -251,11 +251,14 @@ func attnAccumHeadsAVX2(acc *float32, nh int, d int, lanes int, lane0 int, s *fl
 // attnScoresHeadsF16AVX2 sets out[h][i] = dot(q[h], row i of k)·scale for
 // i < n and h < nh in attnScoresF16Go's order: head h's q is h·d bytes after q
 // (d = 4× the head size, a multiple of 64), its scores h·outStride bytes after
-// out; k's rows are stride bytes apart. The heads go in groups of up to six
-// whose 16-lane accumulators (Y0-Y11) share each converted 16-element chunk
-// of a row (Y14, Y15). Rows go in blocks of eight: each row's lanes l+8 are
-// added onto l and parked on the stack, then one transposing tree per head
-// does the eight rows' hsum8 at once; the last n mod 8 rows use hsum.
+// out; k's rows are stride bytes apart. The heads go in groups of up to three
+// and the rows in pairs: each q chunk is loaded once (Y15) for both rows'
+// converted chunks (Y12, Y14), into 16-lane accumulators Y0-Y5 (lanes 0-7)
+// and Y6-Y11 (lanes 8-15): five loads for six FMAs where one row per pass
+// took seven. Rows go in blocks of eight, every group over the block while
+// it is in L1: each row's lanes l+8 are added onto l and parked on the
+// stack, then one transposing tree per head does the eight rows' hsum8 at
+// once; the last n mod 8 rows use hsum, in pairs and then alone.
 // Unless pfDelta is 0, the row pfDelta bytes after each K row (its V row) is
 // prefetched into L2 once the row is done: the weighted sum reads it next;
 // and so is the K row 16 rows ahead, into L1.

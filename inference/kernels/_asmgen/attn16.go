@@ -9,11 +9,16 @@ import (
 )
 
 // Attention over an F16 KV cache in the order of ../attn16.go's plain-Go
-// versions. Both kernels take the heads in groups of up to f16Group, with
-// code specialized for every group size, so that a group's accumulators stay
-// in registers while each K or V chunk is converted once for the group.
+// versions. Both kernels take the heads in groups (of up to scoresGroup or
+// f16Group), with code specialized for every group size, so that a group's
+// accumulators stay in registers while each K or V chunk is converted once
+// for the group.
 
 const f16Group = 6
+
+// scoresGroup is the scores kernel's group: three heads × two rows × two
+// halves of a chunk take twelve accumulators.
+const scoresGroup = 3
 
 // headAddr returns the address of head h's data at off bytes into its slice:
 // heads are step bytes apart, p points at head 0 and p3 at head 3.
@@ -31,20 +36,20 @@ func headAddr(p, p3, step GPPhysical, h, off int) Mem {
 	panic("headAddr: head out of range")
 }
 
-// dispatchGroups emits the loop over head groups: while hleft ≥ f16Group
-// run block(f16Group) then next(f16Group), then one smaller group for the
+// dispatchGroups emits the loop over head groups: while hleft ≥ group
+// run block(group) then next(group), then one smaller group for the
 // rest. block and next emit the code of one group of g heads and the step
 // to the following group.
-func dispatchGroups(prefix string, hleft GPPhysical, block, next func(g int)) {
+func dispatchGroups(prefix string, group int, hleft GPPhysical, block, next func(g int)) {
 	Label(prefix + "grp")
-	CMPQ(hleft, U8(f16Group))
+	CMPQ(hleft, U8(group))
 	JB(LabelRef(prefix + "rest"))
-	block(f16Group)
-	next(f16Group)
-	SUBQ(U8(f16Group), hleft)
+	block(group)
+	next(group)
+	SUBQ(U8(group), hleft)
 	JMP(LabelRef(prefix + "grp"))
 	Label(prefix + "rest")
-	for g := f16Group - 1; g >= 1; g-- {
+	for g := group - 1; g >= 1; g-- {
 		CMPQ(hleft, U8(g))
 		JNE(LabelRef(fmt.Sprintf("%sg%dskip", prefix, g)))
 		block(g)
@@ -60,68 +65,96 @@ func attnScoresHeadsF16() {
 	Doc("attnScoresHeadsF16AVX2 sets out[h][i] = dot(q[h], row i of k)·scale for",
 		"i < n and h < nh in attnScoresF16Go's order: head h's q is h·d bytes after q",
 		"(d = 4× the head size, a multiple of 64), its scores h·outStride bytes after",
-		"out; k's rows are stride bytes apart. The heads go in groups of up to six",
-		"whose 16-lane accumulators (Y0-Y11) share each converted 16-element chunk",
-		"of a row (Y14, Y15). Rows go in blocks of eight: each row's lanes l+8 are",
-		"added onto l and parked on the stack, then one transposing tree per head",
-		"does the eight rows' hsum8 at once; the last n mod 8 rows use hsum.",
+		"out; k's rows are stride bytes apart. The heads go in groups of up to three",
+		"and the rows in pairs: each q chunk is loaded once (Y15) for both rows'",
+		"converted chunks (Y12, Y14), into 16-lane accumulators Y0-Y5 (lanes 0-7)",
+		"and Y6-Y11 (lanes 8-15): five loads for six FMAs where one row per pass",
+		"took seven. Rows go in blocks of eight, every group over the block while",
+		"it is in L1: each row's lanes l+8 are added onto l and parked on the",
+		"stack, then one transposing tree per head does the eight rows' hsum8 at",
+		"once; the last n mod 8 rows use hsum, in pairs and then alone.",
 		"Unless pfDelta is 0, the row pfDelta bytes after each K row (its V row) is",
 		"prefetched into L2 once the row is done: the weighted sum reads it next;",
 		"and so is the K row 16 rows ahead, into L1.")
 	// The eight rows' 8-lane vectors of each head of a group; too big a
 	// frame for NOSPLIT, so the function checks its stack.
-	park := AllocLocal(f16Group * 8 * 32)
+	park := AllocLocal(scoresGroup * 8 * 32)
 	stride, d, ostr, qh, oh, hleft := RDI, RDX, R9, R10, R11, R12
-	qp, qp3, kp, left, kr, i, r := R13, R14, RAX, RCX, RSI, RBX, R8
+	qp, kp, left, kr, i, r, kb, ob := R13, RAX, RCX, RSI, RBX, R8, R14, R15
 	Load(Param("stride"), stride)
 	Load(Param("d"), d)
 	Load(Param("outStride"), ostr)
-	Load(Param("q"), qh)
-	Load(Param("out"), oh)
-	Load(Param("nh"), hleft)
+	Load(Param("out"), ob)
 	VBROADCASTSS(paramAddr(Param("scale")), Y13)
 	CMPQ(paramAddr(Param("n")), U8(0))
 	JE(LabelRef("sdone"))
 
-	// row emits the dot products of the group's g heads with the row at kr
-	// into Y0-Y5 (lanes 0-7) and Y6-Y11 (lanes 8-15).
-	lo := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5}
-	hi := []VecPhysical{Y6, Y7, Y8, Y9, Y10, Y11}
-	row := func(g int, lbl string) {
-		for h := 0; h < g; h++ {
-			VXORPS(lo[h], lo[h], lo[h])
-			VXORPS(hi[h], hi[h], hi[h])
+	// lo[r][h], hi[r][h]: lanes 0-7 and 8-15 of head h's dot with row r of
+	// a pair (row 0 alone in row1).
+	lo := [2][]VecPhysical{{Y0, Y1, Y2}, {Y3, Y4, Y5}}
+	hi := [2][]VecPhysical{{Y6, Y7, Y8}, {Y9, Y10, Y11}}
+	// row2 emits the dot products of the group's g heads with the rows at
+	// kb and kb+stride, lanes l+8 added onto l in lo.
+	row2 := func(g int, lbl string) {
+		for rr := 0; rr < 2; rr++ {
+			for h := 0; h < g; h++ {
+				VXORPS(lo[rr][h], lo[rr][h], lo[rr][h])
+				VXORPS(hi[rr][h], hi[rr][h], hi[rr][h])
+			}
 		}
 		MOVQ(qh, qp)
-		if g > 3 {
-			LEAQ(Mem{Base: qh, Index: d, Scale: 2}, qp3)
-			ADDQ(d, qp3)
+		MOVQ(kb, kp)
+		MOVQ(d, left)
+		Label(lbl)
+		for half, acc := range [][2][]VecPhysical{lo, hi} {
+			VCVTPH2PS(Mem{Base: kp, Disp: 16 * half}, Y12)
+			VCVTPH2PS(Mem{Base: kp, Index: stride, Scale: 1, Disp: 16 * half}, Y14)
+			for h := 0; h < g; h++ {
+				VMOVUPS(headAddr(qp, qp, d, h, 32*half), Y15)
+				VFMADD231PS(Y15, Y12, acc[0][h])
+				VFMADD231PS(Y15, Y14, acc[1][h])
+			}
 		}
-		MOVQ(kr, kp)
+		ADDQ(U8(64), qp)
+		ADDQ(U8(32), kp)
+		SUBQ(U8(64), left)
+		JNZ(LabelRef(lbl))
+		for rr := 0; rr < 2; rr++ {
+			for h := 0; h < g; h++ {
+				VADDPS(hi[rr][h], lo[rr][h], lo[rr][h])
+			}
+		}
+	}
+	// row1 does the same for the row at kb alone, into lo[0] (q from
+	// memory: one row has nothing to share the loads with).
+	row1 := func(g int, lbl string) {
+		for h := 0; h < g; h++ {
+			VXORPS(lo[0][h], lo[0][h], lo[0][h])
+			VXORPS(hi[0][h], hi[0][h], hi[0][h])
+		}
+		MOVQ(qh, qp)
+		MOVQ(kb, kp)
 		MOVQ(d, left)
 		Label(lbl)
 		VCVTPH2PS(Mem{Base: kp}, Y14)
 		VCVTPH2PS(Mem{Base: kp, Disp: 16}, Y15)
 		for h := 0; h < g; h++ {
-			VFMADD231PS(headAddr(qp, qp3, d, h, 0), Y14, lo[h])
-			VFMADD231PS(headAddr(qp, qp3, d, h, 32), Y15, hi[h])
+			VFMADD231PS(headAddr(qp, qp, d, h, 0), Y14, lo[0][h])
+			VFMADD231PS(headAddr(qp, qp, d, h, 32), Y15, hi[0][h])
 		}
 		ADDQ(U8(64), qp)
-		if g > 3 {
-			ADDQ(U8(64), qp3)
-		}
 		ADDQ(U8(32), kp)
 		SUBQ(U8(64), left)
 		JNZ(LabelRef(lbl))
 		for h := 0; h < g; h++ {
-			VADDPS(hi[h], lo[h], lo[h])
+			VADDPS(hi[0][h], lo[0][h], lo[0][h])
 		}
 	}
 	// prefetchV prefetches the d/2 bytes pfDelta after the row at kr, and
 	// the K row 16 rows ahead (kp and left are free between rows). One
 	// layer's attention of the 4B from DRAM (BenchmarkAttentionCold, ctx
 	// 512): 80-115 us without, 62-80 with.
-	prefetchV := func(lbl string) {
+	prefetchV := func(lbl string, kr GPPhysical) {
 		Load(Param("pfDelta"), kp)
 		TESTQ(kp, kp)
 		JZ(LabelRef(lbl + "no"))
@@ -144,37 +177,69 @@ func attnScoresHeadsF16() {
 		JA(LabelRef(lbl + "k"))
 		Label(lbl + "no")
 	}
-	// outHeads points left at head 3's scores, oh's being head 0's.
-	outHeads := func(g int) {
-		if g > 3 {
-			LEAQ(Mem{Base: oh, Index: ostr, Scale: 2}, left)
-			ADDQ(ostr, left)
+	next := func(g int) {
+		// qh += g·d, oh += g·outStride
+		for j := 0; j < g; j++ {
+			ADDQ(d, qh)
+			ADDQ(ostr, oh)
 		}
 	}
-	block := func(g int) {
-		pre := fmt.Sprintf("sg%d", g)
-		Load(Param("k"), kr)
-		Load(Param("n"), i)
-
-		Label(pre + "blk")
-		CMPQ(i, U8(8))
-		JB(LabelRef(pre + "tail"))
+	// scoresOut scales the hsums in lo[rr][:g] and stores them as the
+	// scores of the row rr after the one at oh.
+	scoresOut := func(g, rr int) {
+		for h := 0; h < g; h++ {
+			v := lo[rr][h]
+			hsum(v, Y15)
+			VMULSS(X13, v.AsX(), v.AsX())
+			VMOVSS(v.AsX(), headAddr(oh, oh, ostr, h, 4*rr))
+		}
+	}
+	// pfRows runs prefetchV for the next cnt rows, leaving kr after them.
+	pfRows := func(lbl string, cnt Op) {
+		MOVQ(cnt, r)
+		Label(lbl + "row")
+		prefetchV(lbl, kr)
+		ADDQ(stride, kr)
+		DECQ(r)
+		JNZ(LabelRef(lbl + "row"))
+	}
+	// groups runs body for every head group, from q's and ob's first head.
+	groups := func(prefix string, body func(g int)) {
+		Load(Param("nh"), hleft)
+		Load(Param("q"), qh)
+		MOVQ(ob, oh)
+		dispatchGroups(prefix, scoresGroup, hleft, body, next)
+	}
+	// block8 does the eight rows at kr for g heads.
+	block8 := func(g int) {
+		pre := fmt.Sprintf("sb%d", g)
+		MOVQ(kr, kb)
 		XORQ(r, r)
 		Label(pre + "row8")
-		row(g, pre+"chunk8")
-		for h := 0; h < g; h++ {
-			m := park.Offset(h * 256)
-			m.Index, m.Scale = r, 1
-			VMOVUPS(lo[h], m)
+		row2(g, pre+"chunk")
+		for rr := 0; rr < 2; rr++ {
+			for h := 0; h < g; h++ {
+				m := park.Offset(h*256 + 32*rr)
+				m.Index, m.Scale = r, 1
+				VMOVUPS(lo[rr][h], m)
+			}
 		}
-		prefetchV(pre + "pf8")
-		ADDQ(stride, kr)
-		ADDQ(U8(32), r)
+		// The first group prefetches for the pair, spread over the block.
+		Load(Param("q"), kp)
+		CMPQ(qh, kp)
+		JNE(LabelRef(pre + "pfno"))
+		prefetchV(pre+"pfa", kb)
+		ADDQ(stride, kb)
+		prefetchV(pre+"pfb", kb)
+		SUBQ(stride, kb)
+		Label(pre + "pfno")
+		ADDQ(stride, kb)
+		ADDQ(stride, kb)
+		ADDQ(U8(64), r)
 		CMPQ(r, U32(256))
 		JB(LabelRef(pre + "row8"))
 		// Per head, rows ρ0..ρ7 (vectors v of 8 lanes): hsum8(v) =
 		// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), for all eight rows at once.
-		outHeads(g)
 		for h := 0; h < g; h++ {
 			base := park.Offset(h * 256)
 			// P[j] = [t of ρj | t of ρj+4], t[l] = v[l]+v[l+4]
@@ -196,42 +261,58 @@ func attnScoresHeadsF16() {
 			VSHUFPS(U8(0xDD), Y2, Y0, Y5)
 			VADDPS(Y5, Y4, Y0)
 			VMULPS(Y13, Y0, Y0)
-			VMOVUPS(Y0, headAddr(oh, left, ostr, h, 0))
+			VMOVUPS(Y0, headAddr(oh, oh, ostr, h, 0))
 		}
-		ADDQ(U8(32), oh)
-		SUBQ(U8(8), i)
-		JMP(LabelRef(pre + "blk"))
-
-		Label(pre + "tail")
-		TESTQ(i, i)
+	}
+	// tail does the last i < 8 rows at kr for g heads: pairs, then one.
+	tail := func(g int) {
+		pre := fmt.Sprintf("st%d", g)
+		MOVQ(kr, kb)
+		MOVQ(i, r)
+		Label(pre + "pair")
+		CMPQ(r, U8(2))
+		JB(LabelRef(pre + "one"))
+		row2(g, pre+"chunk2")
+		scoresOut(g, 0)
+		scoresOut(g, 1)
+		ADDQ(stride, kb)
+		ADDQ(stride, kb)
+		ADDQ(U8(8), oh)
+		SUBQ(U8(2), r)
+		JMP(LabelRef(pre + "pair"))
+		Label(pre + "one")
+		TESTQ(r, r)
 		JZ(LabelRef(pre + "end"))
-		row(g, pre+"chunk1")
-		prefetchV(pre + "pf1")
-		outHeads(g)
-		for h := 0; h < g; h++ {
-			hsum(lo[h], Y14)
-			VMULSS(X13, lo[h].AsX(), lo[h].AsX())
-			VMOVSS(lo[h].AsX(), headAddr(oh, left, ostr, h, 0))
-		}
-		ADDQ(stride, kr)
+		row1(g, pre+"chunk1")
+		scoresOut(g, 0)
 		ADDQ(U8(4), oh)
-		DECQ(i)
-		JMP(LabelRef(pre + "tail"))
-
 		Label(pre + "end")
 		// back to the group's first score
-		Load(Param("n"), i)
-		SHLQ(U8(2), i)
-		SUBQ(i, oh)
+		MOVQ(i, r)
+		SHLQ(U8(2), r)
+		SUBQ(r, oh)
 	}
-	next := func(g int) {
-		// qh += g·d, oh += g·outStride
-		for j := 0; j < g; j++ {
-			ADDQ(d, qh)
-			ADDQ(ostr, oh)
-		}
+
+	// Rows in blocks of eight, all heads each, so that the block's K rows
+	// stay in L1 from one group to the next; then the block's prefetches,
+	// once per row whatever the number of groups.
+	Load(Param("k"), kr)
+	Load(Param("n"), i)
+	Label("sblk")
+	CMPQ(i, U8(8))
+	JB(LabelRef("stail"))
+	groups("sb", block8)
+	for j := 0; j < 8; j++ {
+		ADDQ(stride, kr)
 	}
-	dispatchGroups("s", hleft, block, next)
+	ADDQ(U8(32), ob)
+	SUBQ(U8(8), i)
+	JMP(LabelRef("sblk"))
+	Label("stail")
+	TESTQ(i, i)
+	JZ(LabelRef("sdone"))
+	groups("st", tail)
+	pfRows("spf1", i)
 
 	Label("sdone")
 	VZEROUPPER()
@@ -316,7 +397,7 @@ func attnAccumHeadsF16() {
 			ADDQ(sStride, sH)
 		}
 	}
-	dispatchGroups("a", hleft, block, next)
+	dispatchGroups("a", f16Group, hleft, block, next)
 
 	Label("adone16")
 	VZEROUPPER()
