@@ -127,12 +127,7 @@ func gemvQ4_0x4AVX512() {
 	}
 	// store reduces each row as hsum_float_8 and writes four floats at off(out).
 	store := func(g x4Z, off int) {
-		VADDPS(g.hi, g.lo, g.lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
-		VPERMILPS(U8(0x4e), g.lo, g.w)
-		VADDPS(g.w, g.lo, g.lo) // (0+2), (1+3)
-		VMOVSHDUP(g.lo, g.w)
-		VADDPS(g.w, g.lo, g.lo) // (0+2)+(1+3) in lane 4r
-		VPERMPS(g.lo, gather, g.w)
+		q4x4ReduceAVX512(g.lo, g.hi, g.w, gather)
 		VMOVUPS(g.w.AsX(), Mem{Base: pkOut, Disp: off})
 	}
 
@@ -160,6 +155,20 @@ func gemvQ4_0x4AVX512() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// q4x4ReduceAVX512 reduces four rows' accumulators lo, hi (row r in lanes
+// 4r..4r+3 of each) as hsum_float_8 and leaves the four sums in order in
+// t's low 128 bits, through the lane permutation gather; lo is clobbered.
+// The AVX-512 packed kernels' store (gemv, gathered rows, four-activation
+// gemm).
+func q4x4ReduceAVX512(lo, hi, t, gather VecPhysical) {
+	VADDPS(hi, lo, lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
+	VPERMILPS(U8(0x4e), lo, t)
+	VADDPS(t, lo, lo) // (0+2), (1+3)
+	VMOVSHDUP(lo, t)
+	VADDPS(t, lo, lo) // (0+2)+(1+3) in lane 4r
+	VPERMPS(lo, gather, t)
 }
 
 // q4x4PairRegs are the registers of q4x4PairBlockAVX2: w holds a block of

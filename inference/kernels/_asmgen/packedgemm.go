@@ -111,12 +111,7 @@ func gemm4Q4_0x4AVX512() {
 	for j := 0; j < 4; j++ {
 		lo, hi := acc(j)
 		t := tmp[j%2].x
-		VADDPS(hi, lo, lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
-		VPERMILPS(U8(0x4e), lo, t)
-		VADDPS(t, lo, lo) // (0+2), (1+3)
-		VMOVSHDUP(lo, t)
-		VADDPS(t, lo, lo) // (0+2)+(1+3) in lane 4r
-		VPERMPS(lo, gather, t)
+		q4x4ReduceAVX512(lo, hi, t, gather)
 		Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
 		VMOVUPS(t.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1})
 	}

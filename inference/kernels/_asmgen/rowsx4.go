@@ -175,12 +175,7 @@ func gemvQ4_0RowsX4AVX512() {
 		VFMADD231PS(d, sl, lo)
 		VFMADD231PS(d, sh, hi)
 	}, func() {
-		VADDPS(hi, lo, lo) // per row: lanes (0+4, 1+5, 2+6, 3+7)
-		VPERMILPS(U8(0x4e), lo, w)
-		VADDPS(w, lo, lo) // (0+2), (1+3)
-		VMOVSHDUP(lo, w)
-		VADDPS(w, lo, lo) // (0+2)+(1+3) in lane 4r
-		VPERMPS(lo, gather, w)
+		q4x4ReduceAVX512(lo, hi, w, gather)
 		for k := 0; k < 4; k++ {
 			VEXTRACTPS(U8(k), w.AsX(), rowsX4Out(k))
 		}
