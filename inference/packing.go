@@ -255,9 +255,7 @@ func (m *Model) packOneMapped(il, e int) bool {
 	if m.exec == nil || m.file == nil || m.cache.Load() != nil {
 		return false
 	}
-	if !m.mappedPacked[il*m.Config.Experts+e].Load() {
-		m.expertMatrices(il, e, nil)
-	}
+	m.expertMatrices(il, e, nil) // packs it unless it already is
 	return true
 }
 
