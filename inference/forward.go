@@ -289,7 +289,8 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	// and short enough that the workers finish together (the lm_head, 131
 	// MB in the 4B, made 16 chunks of 8 MB before, and a worker could wait
 	// half a millisecond for the other's last one).
-	s.m.exec.For(W.Rows, max(8, fusedChunkBytes/max(W.RowBytes, 1)), t)
+	// Multiples of 8 rows split no pair of packed groups.
+	s.m.exec.For(W.Rows, max(8, fusedChunkBytes/max(W.RowBytes, 1)&^7), t)
 	t.W, t.out = nil, nil
 }
 

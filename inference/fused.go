@@ -39,12 +39,13 @@ func (t *fusedTask) reset(sgemm bool) {
 	t.buf.reset()
 }
 
-// align starts a packed matrix's segment on a multiple of 4 in the fused
+// align starts a packed matrix's segment on a multiple of 8 in the fused
 // row space (the rows in between belong to no segment), so that Run's
-// rounding to whole groups agrees with the matrix's own groups.
+// rounding to whole groups agrees with the matrix's own groups, and chunks
+// (multiples of 8 rows) split no pair of groups.
 func (t *fusedTask) align(W *Matrix) {
 	if W.Packed {
-		t.n = (t.n + 3) &^ 3
+		t.n = (t.n + 7) &^ 7
 	}
 }
 
@@ -88,7 +89,9 @@ func (s *state) runFused() {
 	s.weightBytes += int64(total)
 	// Rows of the segments differ in size (an F32 router beside Q4_0 Q, K,
 	// V): the grain is the average row's.
-	s.m.exec.For(t.n, max(1, int(int64(fusedChunkBytes)*int64(t.n)/max(int64(total), 1))), t)
+	// Multiples of 8 rows: whole pairs of packed groups (see align).
+	grain := int(int64(fusedChunkBytes) * int64(t.n) / max(int64(total), 1))
+	s.m.exec.For(t.n, max(8, grain&^7), t)
 }
 
 const fusedChunkBytes = 160 << 10
@@ -218,7 +221,8 @@ type gateUpTask struct {
 	s    *state
 	jobs []expertJob
 	// Job i's neurons are rows [i·stride, i·stride+F) of the fused row
-	// space (stride a multiple of 4, so chunk edges fall on packed groups);
+	// space (stride a multiple of 8, so chunk edges fall between pairs of
+	// packed groups);
 	// gx, gaux, ux, uaux are its activations for gate and up.
 	gx, gaux  [][][]byte
 	ux, uaux  [][][]byte
@@ -238,7 +242,7 @@ func (s *state) runGateUp(jobs []expertJob) {
 	F := c.ExpertFFN
 	t := &s.gu
 	threads := s.m.exec.Threads()
-	t.s, t.jobs, t.F, t.stride = s, jobs, F, (F+3)&^3
+	t.s, t.jobs, t.F, t.stride = s, jobs, F, (F+7)&^7
 	t.gx, t.gaux, t.ux, t.uaux = t.gx[:0], t.gaux[:0], t.ux[:0], t.uaux[:0]
 	t.buf.reset()
 	t.gate, t.up, t.act = s.js.gate, s.js.up, s.js.act
@@ -270,7 +274,7 @@ func (s *state) runGateUp(jobs []expertJob) {
 	}
 	// Chunks of about fusedChunkBytes of gate and (half the) up weights.
 	per := max(1, jobs[0].gate.RowBytes+jobs[0].up.RowBytes/2)
-	grain := max(t.unit, fusedChunkBytes/per&^(t.unit-1))
+	grain := max(8, fusedChunkBytes/per&^7) // whole pairs of packed groups
 	s.m.exec.For(n/t.unit, max(1, grain/t.unit), t)
 	s.weightBytes += int64(gateBytes)
 	for w := range t.upRows {

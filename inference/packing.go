@@ -192,7 +192,7 @@ func gemmRows(W *Matrix, xb, aux [][]byte, out [][]float32, lo, hi int, sgemm bo
 	if W.Packed {
 		lo, hi = (lo+3)&^3, (hi+3)&^3
 		if lo < hi {
-			kernels.GemmQ4_0x4(W.Data, W.RowBytes, xb, aux, W.Cols, out, lo, hi)
+			kernels.GemmQ4_0x4(W.Data, W.Rows, W.RowBytes, xb, aux, W.Cols, out, lo, hi)
 		}
 		return
 	}

@@ -231,30 +231,75 @@ type gemmScratch [gemm4PreBlocks * 144]byte
 
 func packedKernel() bool { return active != levelGeneric }
 
-// gemvQ4_0x4 runs the Q4_0x4 kernel on len(out)/4 groups; callers check the bounds.
-func gemvQ4_0x4(w []byte, rowBytes int, x, aux []byte, nb int, out []float32) {
+// gemvQ4_0x4 runs the Q4_0x4 kernel on the run r of w (len(out) = 4·r.n);
+// callers check the bounds.
+func gemvQ4_0x4(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
 	switch active {
 	case levelAVX512VNNI:
-		gemvQ4_0x4AVX512(&w[0], rowBytes, &x[0], &aux[0], nb, &out[0], len(out)/4)
+		if r.stride == 2*quant.Q4_0x4Group {
+			gemvQ4_0x4PairedAVX512(w, r, x, aux, nb, out)
+			return
+		}
+		gemvQ4_0x4AVX512(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], r.n, r.skip[0], r.skip[1])
 	case levelAVX2, levelAVXVNNI:
-		gemvQ4_0x4AVX2(&w[0], rowBytes, &x[0], &aux[0], nb, &out[0], len(out)/4)
+		if r.stride == 2*quant.Q4_0x4Group {
+			gemvQ4_0x4PairedAVX2(w, r, x, aux, nb, out)
+			return
+		}
+		gemvQ4_0x4AVX2(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], r.n, r.skip[0], r.skip[1])
 	default:
-		gemvQ4_0x4Generic(w, rowBytes, x, nb, out)
+		gemvQ4_0x4Generic(w, r, x, nb, out)
 	}
 }
 
-// gemm4Q4_0x4 sets out[j][r0:r1] for j < 4 from the Q4_0x4 rows w (rows
-// r0..r1); callers check the bounds.
-func gemm4Q4_0x4(w []byte, xs, auxs [][]byte, nb int, out [][]float32, r0, r1 int) {
-	groups := (r1 - r0) / 4
+// gemvQ4_0x4PairedAVX512 takes a run of paired groups through the pair
+// kernel, and a leading second half or a trailing first half of a pair
+// through the one-group kernel.
+func gemvQ4_0x4PairedAVX512(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
+	g, end := r.g0, r.g0+r.n
+	pairBytes := 2 * nb * quant.Q4_0x4Group
+	if g%2 == 1 {
+		gemvQ4_0x4AVX512(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], 1, 0, 0)
+		g++
+	}
+	if pairs := (end - g) / 2; pairs > 0 {
+		gemvQ4_0x4PairsAVX512(&w[g/2*pairBytes], &x[0], &aux[0], nb, &out[4*(g-r.g0)], pairs)
+		g += 2 * pairs
+	}
+	if g < end {
+		gemvQ4_0x4AVX512(&w[g/2*pairBytes], r.stride, &x[0], &aux[0], nb, &out[4*(g-r.g0)], 1, 0, 0)
+	}
+}
+
+// gemvQ4_0x4PairedAVX2 is gemvQ4_0x4PairedAVX512 with the AVX2 kernels.
+func gemvQ4_0x4PairedAVX2(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
+	g, end := r.g0, r.g0+r.n
+	pairBytes := 2 * nb * quant.Q4_0x4Group
+	if g%2 == 1 {
+		gemvQ4_0x4AVX2(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], 1, 0, 0)
+		g++
+	}
+	if pairs := (end - g) / 2; pairs > 0 {
+		gemvQ4_0x4PairsAVX2(&w[g/2*pairBytes], &x[0], &aux[0], nb, &out[4*(g-r.g0)], pairs)
+		g += 2 * pairs
+	}
+	if g < end {
+		gemvQ4_0x4AVX2(&w[g/2*pairBytes], r.stride, &x[0], &aux[0], nb, &out[4*(g-r.g0)], 1, 0, 0)
+	}
+}
+
+// gemm4Q4_0x4 sets out[j][4·r.g0 : 4·(r.g0+r.n)] for j < 4 from the run r of
+// w; callers check the bounds.
+func gemm4Q4_0x4(w []byte, r q4x4Run, xs, auxs [][]byte, nb int, out [][]float32) {
+	o := 4 * r.g0
 	switch active {
 	case levelAVX512VNNI:
-		gemm4Q4_0x4AVX512(&w[0], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
-			nb, &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0], groups)
+		gemm4Q4_0x4AVX512(&w[r.off], r.stride, r.skip[0], r.skip[1], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
+			nb, &out[0][o], &out[1][o], &out[2][o], &out[3][o], r.n)
 	case levelAVX2, levelAVXVNNI:
-		gemm4Q4_0x4AVX2(&w[0], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
-			nb, &out[0][r0], &out[1][r0], &out[2][r0], &out[3][r0], groups)
+		gemm4Q4_0x4AVX2(&w[r.off], r.stride, r.skip[0], r.skip[1], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], &auxs[0][0], &auxs[1][0], &auxs[2][0], &auxs[3][0],
+			nb, &out[0][o], &out[1][o], &out[2][o], &out[3][o], r.n)
 	default:
-		gemm4Q4_0x4Each(w, xs, auxs, nb, out, r0, r1)
+		gemm4Q4_0x4Each(w, r, xs, auxs, nb, out)
 	}
 }

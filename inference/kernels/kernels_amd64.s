@@ -4315,18 +4315,16 @@ done:
 	VZEROUPPER
 	RET
 
-// func gemvQ4_0x4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+// func gemvQ4_0x4AVX2(w *byte, stride int, x *byte, aux *byte, nb int, out *float32, groups int, skipA int, skipB int)
 // Requires: AVX, AVX2, F16C, FMA3, MMX+
-TEXT ·gemvQ4_0x4AVX2(SB), NOSPLIT, $0-56
+TEXT ·gemvQ4_0x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ         w+0(FP), SI
-	MOVQ         rowBytes+8(FP), R8
+	MOVQ         stride+8(FP), R8
 	MOVQ         x+16(FP), DI
 	MOVQ         aux+24(FP), BX
 	MOVQ         nb+32(FP), CX
 	MOVQ         out+40(FP), DX
 	MOVQ         groups+48(FP), R9
-	LEAQ         (R8)(R8*2), R14
-	ADDQ         R8, R14
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
@@ -4335,6 +4333,8 @@ TEXT ·gemvQ4_0x4AVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD X14, Y14
 	VMOVDQU      q4x4ScaleCtl<>+0(SB), Y12
 	VMOVDQU      q4x4ScaleCtl<>+32(SB), Y13
+	MOVQ         skipA+56(FP), R14
+	MOVQ         skipB+64(FP), AX
 
 group:
 	TESTQ  R9, R9
@@ -4388,7 +4388,7 @@ block:
 	VPADDD         Y7, Y11, Y11
 	VCVTDQ2PS      Y11, Y11
 	VFMADD231PS    Y9, Y11, Y3
-	ADDQ           $0x48, R10
+	ADDQ           R8, R10
 	ADDQ           $0x22, R11
 	ADDQ           $0x40, R12
 	DECQ           R13
@@ -4412,7 +4412,8 @@ store:
 	VMOVLHPS     X2, X0, X0
 	VMOVUPS      X0, (DX)
 	ADDQ         $0x10, DX
-	ADDQ         R14, SI
+	LEAQ         (R10)(R14*1), SI
+	XCHGQ        R14, AX
 	DECQ         R9
 	JMP          group
 
@@ -4438,23 +4439,200 @@ DATA q4x4ScaleCtl<>+56(SB)/4, $0x00000003
 DATA q4x4ScaleCtl<>+60(SB)/4, $0x00000003
 GLOBL q4x4ScaleCtl<>(SB), RODATA|NOPTR, $64
 
-// func gemvQ4_0x4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+// func gemvQ4_0x4PairsAVX2(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
+TEXT ·gemvQ4_0x4PairsAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ aux+16(FP), BX
+	MOVQ nb+24(FP), CX
+	MOVQ out+32(FP), DX
+	MOVQ pairs+40(FP), R9
+
+gemvQ4_0x4PairsAVX2_pair:
+	TESTQ  R9, R9
+	JZ     gemvQ4_0x4PairsAVX2_done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+
+gemvQ4_0x4PairsAVX2_block:
+	TESTQ          R13, R13
+	JZ             gemvQ4_0x4PairsAVX2_store
+	PREFETCHT0     9216(R10)
+	PREFETCHT0     9288(R10)
+	VBROADCASTI128 2(R11), Y8
+	VBROADCASTI128 18(R11), Y9
+	VBROADCASTI128 (R12), Y10
+	VBROADCASTI128 16(R12), Y11
+	VCVTPH2PS      (R10), X12
+	VMULPS         32(R12), X12, X12
+	VINSERTF128    $0x01, X12, Y12, Y12
+	VPERMILPS      q4x4Spread<>+32(SB), Y12, Y13
+	VPERMILPS      q4x4Spread<>+0(SB), Y12, Y12
+	VMOVDQU        8(R10), Y14
+	VPSRLW         $0x04, Y14, Y15
+	VPAND          q4x4Mask0F<>+0(SB), Y14, Y14
+	VPAND          q4x4Mask0F<>+0(SB), Y15, Y15
+	VPMADDUBSW     Y8, Y14, Y14
+	VPMADDWD       q4x4Ones16<>+0(SB), Y14, Y14
+	VPADDD         Y10, Y14, Y14
+	VCVTDQ2PS      Y14, Y14
+	VFMADD231PS    Y12, Y14, Y0
+	VPMADDUBSW     Y9, Y15, Y15
+	VPMADDWD       q4x4Ones16<>+0(SB), Y15, Y15
+	VPADDD         Y11, Y15, Y15
+	VCVTDQ2PS      Y15, Y15
+	VFMADD231PS    Y12, Y15, Y1
+	VMOVDQU        40(R10), Y14
+	VPSRLW         $0x04, Y14, Y15
+	VPAND          q4x4Mask0F<>+0(SB), Y14, Y14
+	VPAND          q4x4Mask0F<>+0(SB), Y15, Y15
+	VPMADDUBSW     Y8, Y14, Y14
+	VPMADDWD       q4x4Ones16<>+0(SB), Y14, Y14
+	VPADDD         Y10, Y14, Y14
+	VCVTDQ2PS      Y14, Y14
+	VFMADD231PS    Y13, Y14, Y2
+	VPMADDUBSW     Y9, Y15, Y15
+	VPMADDWD       q4x4Ones16<>+0(SB), Y15, Y15
+	VPADDD         Y11, Y15, Y15
+	VCVTDQ2PS      Y15, Y15
+	VFMADD231PS    Y13, Y15, Y3
+	VCVTPH2PS      72(R10), X12
+	VMULPS         32(R12), X12, X12
+	VINSERTF128    $0x01, X12, Y12, Y12
+	VPERMILPS      q4x4Spread<>+32(SB), Y12, Y13
+	VPERMILPS      q4x4Spread<>+0(SB), Y12, Y12
+	VMOVDQU        80(R10), Y14
+	VPSRLW         $0x04, Y14, Y15
+	VPAND          q4x4Mask0F<>+0(SB), Y14, Y14
+	VPAND          q4x4Mask0F<>+0(SB), Y15, Y15
+	VPMADDUBSW     Y8, Y14, Y14
+	VPMADDWD       q4x4Ones16<>+0(SB), Y14, Y14
+	VPADDD         Y10, Y14, Y14
+	VCVTDQ2PS      Y14, Y14
+	VFMADD231PS    Y12, Y14, Y4
+	VPMADDUBSW     Y9, Y15, Y15
+	VPMADDWD       q4x4Ones16<>+0(SB), Y15, Y15
+	VPADDD         Y11, Y15, Y15
+	VCVTDQ2PS      Y15, Y15
+	VFMADD231PS    Y12, Y15, Y5
+	VMOVDQU        112(R10), Y14
+	VPSRLW         $0x04, Y14, Y15
+	VPAND          q4x4Mask0F<>+0(SB), Y14, Y14
+	VPAND          q4x4Mask0F<>+0(SB), Y15, Y15
+	VPMADDUBSW     Y8, Y14, Y14
+	VPMADDWD       q4x4Ones16<>+0(SB), Y14, Y14
+	VPADDD         Y10, Y14, Y14
+	VCVTDQ2PS      Y14, Y14
+	VFMADD231PS    Y13, Y14, Y6
+	VPMADDUBSW     Y9, Y15, Y15
+	VPMADDWD       q4x4Ones16<>+0(SB), Y15, Y15
+	VPADDD         Y11, Y15, Y15
+	VCVTDQ2PS      Y15, Y15
+	VFMADD231PS    Y13, Y15, Y7
+	ADDQ           $0x00000090, R10
+	ADDQ           $0x22, R11
+	ADDQ           $0x40, R12
+	DECQ           R13
+	JMP            gemvQ4_0x4PairsAVX2_block
+
+gemvQ4_0x4PairsAVX2_store:
+	VADDPS       Y1, Y0, Y0
+	VPERMILPS    $0x4e, Y0, Y14
+	VADDPS       Y14, Y0, Y0
+	VMOVSHDUP    Y0, Y14
+	VADDPS       Y14, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X14
+	VUNPCKLPS    X14, X0, X0
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0x4e, Y2, Y14
+	VADDPS       Y14, Y2, Y2
+	VMOVSHDUP    Y2, Y14
+	VADDPS       Y14, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X14
+	VUNPCKLPS    X14, X2, X2
+	VMOVLHPS     X2, X0, X0
+	VMOVUPS      X0, (DX)
+	VADDPS       Y5, Y4, Y4
+	VPERMILPS    $0x4e, Y4, Y14
+	VADDPS       Y14, Y4, Y4
+	VMOVSHDUP    Y4, Y14
+	VADDPS       Y14, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X14
+	VUNPCKLPS    X14, X4, X4
+	VADDPS       Y7, Y6, Y6
+	VPERMILPS    $0x4e, Y6, Y14
+	VADDPS       Y14, Y6, Y6
+	VMOVSHDUP    Y6, Y14
+	VADDPS       Y14, Y6, Y6
+	VEXTRACTF128 $0x01, Y6, X14
+	VUNPCKLPS    X14, X6, X6
+	VMOVLHPS     X6, X4, X4
+	VMOVUPS      X4, 16(DX)
+	ADDQ         $0x20, DX
+	MOVQ         R10, SI
+	DECQ         R9
+	JMP          gemvQ4_0x4PairsAVX2_pair
+
+gemvQ4_0x4PairsAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA q4x4Ones16<>+0(SB)/4, $0x00010001
+DATA q4x4Ones16<>+4(SB)/4, $0x00010001
+DATA q4x4Ones16<>+8(SB)/4, $0x00010001
+DATA q4x4Ones16<>+12(SB)/4, $0x00010001
+DATA q4x4Ones16<>+16(SB)/4, $0x00010001
+DATA q4x4Ones16<>+20(SB)/4, $0x00010001
+DATA q4x4Ones16<>+24(SB)/4, $0x00010001
+DATA q4x4Ones16<>+28(SB)/4, $0x00010001
+GLOBL q4x4Ones16<>(SB), RODATA|NOPTR, $32
+
+DATA q4x4Spread<>+0(SB)/4, $0x00000000
+DATA q4x4Spread<>+4(SB)/4, $0x00000000
+DATA q4x4Spread<>+8(SB)/4, $0x00000000
+DATA q4x4Spread<>+12(SB)/4, $0x00000000
+DATA q4x4Spread<>+16(SB)/4, $0x00000001
+DATA q4x4Spread<>+20(SB)/4, $0x00000001
+DATA q4x4Spread<>+24(SB)/4, $0x00000001
+DATA q4x4Spread<>+28(SB)/4, $0x00000001
+DATA q4x4Spread<>+32(SB)/4, $0x00000002
+DATA q4x4Spread<>+36(SB)/4, $0x00000002
+DATA q4x4Spread<>+40(SB)/4, $0x00000002
+DATA q4x4Spread<>+44(SB)/4, $0x00000002
+DATA q4x4Spread<>+48(SB)/4, $0x00000003
+DATA q4x4Spread<>+52(SB)/4, $0x00000003
+DATA q4x4Spread<>+56(SB)/4, $0x00000003
+DATA q4x4Spread<>+60(SB)/4, $0x00000003
+GLOBL q4x4Spread<>(SB), RODATA|NOPTR, $64
+
+// func gemvQ4_0x4AVX512(w *byte, stride int, x *byte, aux *byte, nb int, out *float32, groups int, skipA int, skipB int)
 // Requires: AVX, AVX512BW, AVX512F, F16C, MMX+
-TEXT ·gemvQ4_0x4AVX512(SB), NOSPLIT, $0-56
+TEXT ·gemvQ4_0x4AVX512(SB), NOSPLIT, $0-72
 	MOVQ         w+0(FP), SI
-	MOVQ         rowBytes+8(FP), R8
+	MOVQ         stride+8(FP), R8
 	MOVQ         x+16(FP), DI
 	MOVQ         aux+24(FP), BX
 	MOVQ         nb+32(FP), CX
 	MOVQ         out+40(FP), DX
 	MOVQ         groups+48(FP), R9
-	LEAQ         (R8)(R8*2), R14
-	ADDQ         R8, R14
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X31
 	VPBROADCASTD X31, Z31
 	VMOVDQU32    q4x4ScalePerm<>+0(SB), Z30
 	VMOVDQU32    q4x4Gather<>+0(SB), Z29
+	MOVQ         skipA+56(FP), R14
+	MOVQ         skipB+64(FP), AX
 
 group:
 	TESTQ  R9, R9
@@ -4489,7 +4667,7 @@ block:
 	VPERMPS         Z12, Z30, Z12
 	VFMADD231PS     Z12, Z10, Z4
 	VFMADD231PS     Z12, Z11, Z5
-	ADDQ            $0x48, R10
+	ADDQ            R8, R10
 	ADDQ            $0x22, R11
 	ADDQ            $0x40, R12
 	DECQ            R13
@@ -4504,7 +4682,8 @@ store:
 	VPERMPS   Z4, Z29, Z8
 	VMOVUPS   X8, (DX)
 	ADDQ      $0x10, DX
-	ADDQ      R14, SI
+	LEAQ      (R10)(R14*1), SI
+	XCHGQ     R14, AX
 	DECQ      R9
 	JMP       group
 
@@ -4548,11 +4727,107 @@ DATA q4x4Gather<>+56(SB)/4, $0x00000008
 DATA q4x4Gather<>+60(SB)/4, $0x0000000c
 GLOBL q4x4Gather<>(SB), RODATA|NOPTR, $64
 
-// func gemm4Q4_0x4AVX2(w *byte, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
-TEXT ·gemm4Q4_0x4AVX2(SB), NOSPLIT, $0-120
+// func gemvQ4_0x4PairsAVX512(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)
+// Requires: AVX, AVX512BW, AVX512F, F16C, MMX+
+TEXT ·gemvQ4_0x4PairsAVX512(SB), NOSPLIT, $0-48
 	MOVQ         w+0(FP), SI
-	MOVQ         groups+112(FP), R8
+	MOVQ         x+8(FP), DI
+	MOVQ         aux+16(FP), BX
+	MOVQ         nb+24(FP), CX
+	MOVQ         out+32(FP), DX
+	MOVQ         pairs+40(FP), R9
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X31
+	VPBROADCASTD X31, Z31
+	VMOVDQU32    q4x4ScalePerm<>+0(SB), Z30
+	VMOVDQU32    q4x4Gather<>+0(SB), Z29
+
+gemvQ4_0x4PairsAVX512_pair:
+	TESTQ  R9, R9
+	JZ     gemvQ4_0x4PairsAVX512_done
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	MOVQ   SI, R10
+	MOVQ   DI, R11
+	MOVQ   BX, R12
+	MOVQ   CX, R13
+
+gemvQ4_0x4PairsAVX512_block:
+	TESTQ           R13, R13
+	JZ              gemvQ4_0x4PairsAVX512_store
+	PREFETCHT0      9216(R10)
+	PREFETCHT0      9288(R10)
+	VBROADCASTI32X4 2(R11), Z0
+	VBROADCASTI32X4 18(R11), Z1
+	VBROADCASTI32X4 (R12), Z2
+	VBROADCASTI32X4 16(R12), Z3
+	VMOVDQU32       8(R10), Z8
+	VPSRLW          $0x04, Z8, Z9
+	VPANDD          Z31, Z8, Z8
+	VPANDD          Z31, Z9, Z9
+	VMOVDQA32       Z2, Z10
+	VMOVDQA32       Z3, Z11
+	VPDPBUSD        Z0, Z8, Z10
+	VPDPBUSD        Z1, Z9, Z11
+	VCVTDQ2PS       Z10, Z10
+	VCVTDQ2PS       Z11, Z11
+	VCVTPH2PS       (R10), X12
+	VMULPS          32(R12), X12, X12
+	VPERMPS         Z12, Z30, Z12
+	VFMADD231PS     Z12, Z10, Z4
+	VFMADD231PS     Z12, Z11, Z5
+	VMOVDQU32       80(R10), Z15
+	VPSRLW          $0x04, Z15, Z16
+	VPANDD          Z31, Z15, Z15
+	VPANDD          Z31, Z16, Z16
+	VMOVDQA32       Z2, Z17
+	VMOVDQA32       Z3, Z18
+	VPDPBUSD        Z0, Z15, Z17
+	VPDPBUSD        Z1, Z16, Z18
+	VCVTDQ2PS       Z17, Z17
+	VCVTDQ2PS       Z18, Z18
+	VCVTPH2PS       72(R10), X19
+	VMULPS          32(R12), X19, X19
+	VPERMPS         Z19, Z30, Z19
+	VFMADD231PS     Z19, Z17, Z13
+	VFMADD231PS     Z19, Z18, Z14
+	ADDQ            $0x00000090, R10
+	ADDQ            $0x22, R11
+	ADDQ            $0x40, R12
+	DECQ            R13
+	JMP             gemvQ4_0x4PairsAVX512_block
+
+gemvQ4_0x4PairsAVX512_store:
+	VADDPS    Z5, Z4, Z4
+	VPERMILPS $0x4e, Z4, Z8
+	VADDPS    Z8, Z4, Z4
+	VMOVSHDUP Z4, Z8
+	VADDPS    Z8, Z4, Z4
+	VPERMPS   Z4, Z29, Z8
+	VMOVUPS   X8, (DX)
+	VADDPS    Z14, Z13, Z13
+	VPERMILPS $0x4e, Z13, Z15
+	VADDPS    Z15, Z13, Z13
+	VMOVSHDUP Z13, Z15
+	VADDPS    Z15, Z13, Z13
+	VPERMPS   Z13, Z29, Z15
+	VMOVUPS   X15, 16(DX)
+	ADDQ      $0x20, DX
+	MOVQ      R10, SI
+	DECQ      R9
+	JMP       gemvQ4_0x4PairsAVX512_pair
+
+gemvQ4_0x4PairsAVX512_done:
+	VZEROUPPER
+	RET
+
+// func gemm4Q4_0x4AVX2(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
+// Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
+TEXT ·gemm4Q4_0x4AVX2(SB), NOSPLIT, $0-144
+	MOVQ         w+0(FP), SI
+	MOVQ         groups+136(FP), R8
 	XORQ         DX, DX
 	MOVL         $0x00010001, AX
 	VMOVD        AX, X12
@@ -4570,15 +4845,15 @@ gemm4Q4_0x4AVX2_group:
 	VXORPS  Y5, Y5, Y5
 	VXORPS  Y6, Y6, Y6
 	VXORPS  Y7, Y7, Y7
-	MOVQ    x0+8(FP), DI
-	MOVQ    a0+40(FP), R12
-	MOVQ    x1+16(FP), R9
-	MOVQ    a1+48(FP), R13
-	MOVQ    x2+24(FP), R10
-	MOVQ    a2+56(FP), R14
-	MOVQ    x3+32(FP), R11
-	MOVQ    a3+64(FP), BX
-	MOVQ    nb+72(FP), CX
+	MOVQ    x0+32(FP), DI
+	MOVQ    a0+64(FP), R12
+	MOVQ    x1+40(FP), R9
+	MOVQ    a1+72(FP), R13
+	MOVQ    x2+48(FP), R10
+	MOVQ    a2+80(FP), R14
+	MOVQ    x3+56(FP), R11
+	MOVQ    a3+88(FP), BX
+	MOVQ    nb+96(FP), CX
 
 gemm4Q4_0x4AVX2_block0:
 	TESTQ          CX, CX
@@ -4658,7 +4933,7 @@ gemm4Q4_0x4AVX2_block0:
 	ADDQ           $0x40, R14
 	ADDQ           $0x22, R11
 	ADDQ           $0x40, BX
-	ADDQ           $0x48, SI
+	ADDQ           stride+8(FP), SI
 	DECQ           CX
 	JMP            gemm4Q4_0x4AVX2_block0
 
@@ -4670,7 +4945,7 @@ gemm4Q4_0x4AVX2_store0:
 	VADDPS       Y15, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X15
 	VUNPCKLPS    X15, X0, X0
-	MOVQ         o0+80(FP), AX
+	MOVQ         o0+104(FP), AX
 	VMOVQ        X0, (AX)(DX*1)
 	VADDPS       Y3, Y2, Y2
 	VPERMILPS    $0x4e, Y2, Y15
@@ -4679,7 +4954,7 @@ gemm4Q4_0x4AVX2_store0:
 	VADDPS       Y15, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X15
 	VUNPCKLPS    X15, X2, X2
-	MOVQ         o1+88(FP), AX
+	MOVQ         o1+112(FP), AX
 	VMOVQ        X2, (AX)(DX*1)
 	VADDPS       Y5, Y4, Y4
 	VPERMILPS    $0x4e, Y4, Y15
@@ -4688,7 +4963,7 @@ gemm4Q4_0x4AVX2_store0:
 	VADDPS       Y15, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X15
 	VUNPCKLPS    X15, X4, X4
-	MOVQ         o2+96(FP), AX
+	MOVQ         o2+120(FP), AX
 	VMOVQ        X4, (AX)(DX*1)
 	VADDPS       Y7, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y15
@@ -4697,10 +4972,10 @@ gemm4Q4_0x4AVX2_store0:
 	VADDPS       Y15, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X15
 	VUNPCKLPS    X15, X6, X6
-	MOVQ         o3+104(FP), AX
+	MOVQ         o3+128(FP), AX
 	VMOVQ        X6, (AX)(DX*1)
-	MOVQ         nb+72(FP), AX
-	IMUL3Q       $0x48, AX, AX
+	MOVQ         nb+96(FP), AX
+	IMULQ        stride+8(FP), AX
 	SUBQ         AX, SI
 	VMOVDQU      q4x4ScaleCtl<>+32(SB), Y11
 	VXORPS       Y0, Y0, Y0
@@ -4711,15 +4986,15 @@ gemm4Q4_0x4AVX2_store0:
 	VXORPS       Y5, Y5, Y5
 	VXORPS       Y6, Y6, Y6
 	VXORPS       Y7, Y7, Y7
-	MOVQ         x0+8(FP), DI
-	MOVQ         a0+40(FP), R12
-	MOVQ         x1+16(FP), R9
-	MOVQ         a1+48(FP), R13
-	MOVQ         x2+24(FP), R10
-	MOVQ         a2+56(FP), R14
-	MOVQ         x3+32(FP), R11
-	MOVQ         a3+64(FP), BX
-	MOVQ         nb+72(FP), CX
+	MOVQ         x0+32(FP), DI
+	MOVQ         a0+64(FP), R12
+	MOVQ         x1+40(FP), R9
+	MOVQ         a1+72(FP), R13
+	MOVQ         x2+48(FP), R10
+	MOVQ         a2+80(FP), R14
+	MOVQ         x3+56(FP), R11
+	MOVQ         a3+88(FP), BX
+	MOVQ         nb+96(FP), CX
 
 gemm4Q4_0x4AVX2_block1:
 	TESTQ          CX, CX
@@ -4798,7 +5073,7 @@ gemm4Q4_0x4AVX2_block1:
 	ADDQ           $0x40, R14
 	ADDQ           $0x22, R11
 	ADDQ           $0x40, BX
-	ADDQ           $0x48, SI
+	ADDQ           stride+8(FP), SI
 	DECQ           CX
 	JMP            gemm4Q4_0x4AVX2_block1
 
@@ -4810,7 +5085,7 @@ gemm4Q4_0x4AVX2_store1:
 	VADDPS       Y15, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X15
 	VUNPCKLPS    X15, X0, X0
-	MOVQ         o0+80(FP), AX
+	MOVQ         o0+104(FP), AX
 	VMOVQ        X0, 8(AX)(DX*1)
 	VADDPS       Y3, Y2, Y2
 	VPERMILPS    $0x4e, Y2, Y15
@@ -4819,7 +5094,7 @@ gemm4Q4_0x4AVX2_store1:
 	VADDPS       Y15, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X15
 	VUNPCKLPS    X15, X2, X2
-	MOVQ         o1+88(FP), AX
+	MOVQ         o1+112(FP), AX
 	VMOVQ        X2, 8(AX)(DX*1)
 	VADDPS       Y5, Y4, Y4
 	VPERMILPS    $0x4e, Y4, Y15
@@ -4828,7 +5103,7 @@ gemm4Q4_0x4AVX2_store1:
 	VADDPS       Y15, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X15
 	VUNPCKLPS    X15, X4, X4
-	MOVQ         o2+96(FP), AX
+	MOVQ         o2+120(FP), AX
 	VMOVQ        X4, 8(AX)(DX*1)
 	VADDPS       Y7, Y6, Y6
 	VPERMILPS    $0x4e, Y6, Y15
@@ -4837,8 +5112,12 @@ gemm4Q4_0x4AVX2_store1:
 	VADDPS       Y15, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X15
 	VUNPCKLPS    X15, X6, X6
-	MOVQ         o3+104(FP), AX
+	MOVQ         o3+128(FP), AX
 	VMOVQ        X6, 8(AX)(DX*1)
+	MOVQ         skipA+16(FP), AX
+	TESTQ        $0x00000010, DX
+	CMOVQNE      skipB+24(FP), AX
+	ADDQ         AX, SI
 	ADDQ         $0x10, DX
 	DECQ         R8
 	JMP          gemm4Q4_0x4AVX2_group
@@ -4857,11 +5136,11 @@ DATA q4x4Mask0F<>+24(SB)/4, $0x0f0f0f0f
 DATA q4x4Mask0F<>+28(SB)/4, $0x0f0f0f0f
 GLOBL q4x4Mask0F<>(SB), RODATA|NOPTR, $32
 
-// func gemm4Q4_0x4AVX512(w *byte, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
-// Requires: AVX, AVX512BW, AVX512F, F16C, MMX+
-TEXT ·gemm4Q4_0x4AVX512(SB), NOSPLIT, $0-120
+// func gemm4Q4_0x4AVX512(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, CMOV, F16C, MMX+
+TEXT ·gemm4Q4_0x4AVX512(SB), NOSPLIT, $0-144
 	MOVQ         w+0(FP), SI
-	MOVQ         groups+112(FP), R8
+	MOVQ         groups+136(FP), R8
 	XORQ         DX, DX
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X31
@@ -4880,15 +5159,15 @@ gemm4Q4_0x4AVX512_group:
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   x0+8(FP), DI
-	MOVQ   a0+40(FP), R12
-	MOVQ   x1+16(FP), R9
-	MOVQ   a1+48(FP), R13
-	MOVQ   x2+24(FP), R10
-	MOVQ   a2+56(FP), R14
-	MOVQ   x3+32(FP), R11
-	MOVQ   a3+64(FP), BX
-	MOVQ   nb+72(FP), CX
+	MOVQ   x0+32(FP), DI
+	MOVQ   a0+64(FP), R12
+	MOVQ   x1+40(FP), R9
+	MOVQ   a1+72(FP), R13
+	MOVQ   x2+48(FP), R10
+	MOVQ   a2+80(FP), R14
+	MOVQ   x3+56(FP), R11
+	MOVQ   a3+88(FP), BX
+	MOVQ   nb+96(FP), CX
 
 gemm4Q4_0x4AVX512_block:
 	TESTQ           CX, CX
@@ -4952,7 +5231,7 @@ gemm4Q4_0x4AVX512_block:
 	ADDQ            $0x40, R14
 	ADDQ            $0x22, R11
 	ADDQ            $0x40, BX
-	ADDQ            $0x48, SI
+	ADDQ            stride+8(FP), SI
 	DECQ            CX
 	JMP             gemm4Q4_0x4AVX512_block
 
@@ -4963,7 +5242,7 @@ gemm4Q4_0x4AVX512_store:
 	VMOVSHDUP Z0, Z11
 	VADDPS    Z11, Z0, Z0
 	VPERMPS   Z0, Z29, Z11
-	MOVQ      o0+80(FP), AX
+	MOVQ      o0+104(FP), AX
 	VMOVUPS   X11, (AX)(DX*1)
 	VADDPS    Z3, Z2, Z2
 	VPERMILPS $0x4e, Z2, Z15
@@ -4971,7 +5250,7 @@ gemm4Q4_0x4AVX512_store:
 	VMOVSHDUP Z2, Z15
 	VADDPS    Z15, Z2, Z2
 	VPERMPS   Z2, Z29, Z15
-	MOVQ      o1+88(FP), AX
+	MOVQ      o1+112(FP), AX
 	VMOVUPS   X15, (AX)(DX*1)
 	VADDPS    Z5, Z4, Z4
 	VPERMILPS $0x4e, Z4, Z11
@@ -4979,7 +5258,7 @@ gemm4Q4_0x4AVX512_store:
 	VMOVSHDUP Z4, Z11
 	VADDPS    Z11, Z4, Z4
 	VPERMPS   Z4, Z29, Z11
-	MOVQ      o2+96(FP), AX
+	MOVQ      o2+120(FP), AX
 	VMOVUPS   X11, (AX)(DX*1)
 	VADDPS    Z7, Z6, Z6
 	VPERMILPS $0x4e, Z6, Z15
@@ -4987,8 +5266,12 @@ gemm4Q4_0x4AVX512_store:
 	VMOVSHDUP Z6, Z15
 	VADDPS    Z15, Z6, Z6
 	VPERMPS   Z6, Z29, Z15
-	MOVQ      o3+104(FP), AX
+	MOVQ      o3+128(FP), AX
 	VMOVUPS   X15, (AX)(DX*1)
+	MOVQ      skipA+16(FP), AX
+	TESTQ     $0x00000010, DX
+	CMOVQNE   skipB+24(FP), AX
+	ADDQ      AX, SI
 	ADDQ      $0x10, DX
 	DECQ      R8
 	JMP       gemm4Q4_0x4AVX512_group

@@ -57,15 +57,15 @@ func q8_0AuxGeneric(x, aux []byte, nb int) {
 	}
 }
 
-// GemmQ4_0x4 is Gemm for a Q4_0 matrix in the Q4_0x4 layout: out[j][r] =
-// dot(row r, xs[j]) for lo ≤ r < hi, where lo and hi are multiples of 4 and
-// auxs[j] is Q8_0Aux(xs[j]).
-func GemmQ4_0x4(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
+// GemmQ4_0x4 is Gemm for a Q4_0 matrix of rows rows in the Q4_0x4 layout:
+// out[j][r] = dot(row r, xs[j]) for lo ≤ r < hi, where lo and hi are
+// multiples of 4 and auxs[j] is Q8_0Aux(xs[j]).
+func GemmQ4_0x4(w []byte, rows, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
 	if len(xs) != len(out) || len(auxs) != len(xs) {
 		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d activations, %d aux rows, %d outputs", len(xs), len(auxs), len(out)))
 	}
-	if lo < 0 || hi < lo || lo%4 != 0 || hi%4 != 0 {
-		panic(fmt.Sprintf("kernels: GemmQ4_0x4: bad row range [%d, %d)", lo, hi))
+	if lo < 0 || hi < lo || hi > rows || lo%4 != 0 || hi%4 != 0 || rows%4 != 0 {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: bad row range [%d, %d) of %d rows", lo, hi, rows))
 	}
 	nb := n / qk
 	if n%qk != 0 || rowBytes != nb*q4_0Bytes {
@@ -74,8 +74,8 @@ func GemmQ4_0x4(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float3
 	if hi == lo || len(xs) == 0 {
 		return
 	}
-	if len(w) < hi*rowBytes {
-		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d rows need %d bytes, have %d", hi, hi*rowBytes, len(w)))
+	if len(w) < rows*rowBytes {
+		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d rows need %d bytes, have %d", rows, rows*rowBytes, len(w)))
 	}
 	for j := range xs {
 		if len(xs[j]) < nb*q8_0Bytes || len(auxs[j]) < nb*Q8AuxBytes || len(out[j]) < hi {
@@ -88,57 +88,96 @@ func GemmQ4_0x4(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float3
 		}
 		return
 	}
-	// Tiles of whole groups small enough to stay in L1/L2 while every
-	// activation passes over them, and a bounded asm call.
-	tile := max(4, (min(gemmTileBytes, maxCallBytes)/rowBytes)&^3)
+	// Tiles of whole pairs of groups small enough to stay in L1/L2 while
+	// every activation passes over them, and a bounded asm call.
+	tile := max(8, (min(gemmTileBytes, maxCallBytes)/rowBytes)&^7)
 	if len(xs) == 1 {
-		tile = max(4, (maxCallBytes/rowBytes)&^3)
+		tile = max(8, (maxCallBytes/rowBytes)&^7)
 	}
-	for r0 := lo; r0 < hi; r0 += tile {
-		r1 := min(r0+tile, hi)
-		wt := w[r0*rowBytes : r1*rowBytes]
-		j := 0
-		for ; j+4 <= len(xs); j += 4 { // each block unpacked once for four
-			gemm4Q4_0x4(wt, xs[j:j+4], auxs[j:j+4], nb, out[j:j+4], r0, r1)
+	var buf [2]q4x4Run
+	for r0 := lo; r0 < hi; {
+		r1 := min((r0+tile)&^7, hi)
+		for _, run := range q4x4Runs(rows/4, nb, r0/4, r1/4, &buf) {
+			j := 0
+			for ; j+4 <= len(xs); j += 4 { // each block unpacked once for four
+				gemm4Q4_0x4(w, run, xs[j:j+4], auxs[j:j+4], nb, out[j:j+4])
+			}
+			for ; j < len(xs); j++ {
+				gemvQ4_0x4(w, run, xs[j], auxs[j], nb, out[j][4*run.g0:4*(run.g0+run.n)])
+			}
 		}
-		for ; j < len(xs); j++ {
-			gemvQ4_0x4(wt, rowBytes, xs[j], auxs[j], nb, out[j][r0:r1])
-		}
+		r0 = r1
 	}
 }
 
-// gemvQ4_0x4Generic is the plain-Go Q4_0x4 kernel: gemvQ4_0Q8_0Generic's
-// arithmetic on the packed layout (len(out) a multiple of 4).
-func gemvQ4_0x4Generic(w []byte, rowBytes int, x []byte, nb int, out []float32) {
-	for r := range out {
-		grp := w[r/4*4*rowBytes:]
-		i := r % 4
-		var acc [8]float32
-		for b := 0; b < nb; b++ {
-			blk := grp[b*quant.Q4_0x4Group:]
-			qs := blk[8+16*i : 8+16*i+16]
-			xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
-			d := fp16(blk[2*i], blk[2*i+1]) * fp16(xb[0], xb[1])
-			var q [qk]int32
-			for j := 0; j < 16; j++ {
-				q[j] = int32(qs[j]&0x0f) - 8
-				q[j+16] = int32(qs[j]>>4) - 8
-			}
-			for k := 0; k < 8; k++ {
-				j := 4 * k
-				s := q[j]*int32(int8(xb[2+j])) + q[j+1]*int32(int8(xb[3+j])) +
-					q[j+2]*int32(int8(xb[4+j])) + q[j+3]*int32(int8(xb[5+j]))
-				acc[k] = fma32(float32(s), d, acc[k])
-			}
+// q4x4Run is a run of groups one single-group kernel call takes: off is the
+// offset of group g0's block 0, stride the distance between a group's
+// blocks (72 for the odd last group, 144 in pairs), and skip[i%2] what
+// takes the block pointer from the end of the run's group i to group i+1's
+// block 0.
+type q4x4Run struct {
+	off, stride int
+	skip        [2]int
+	g0, n       int
+}
+
+// q4x4Runs splits groups [g0, g1) of a packed matrix of groups groups of nb
+// blocks into runs: the paired groups, then the odd last group.
+func q4x4Runs(groups, nb, g0, g1 int, buf *[2]q4x4Run) []q4x4Run {
+	const pairStride = 2 * quant.Q4_0x4Group
+	runs := buf[:0]
+	paired := groups &^ 1
+	if e := min(g1, paired); g0 < e {
+		r := q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0), stride: pairStride, g0: g0, n: e - g0}
+		// From a pair's first group to its second, from the second to the next pair's first.
+		toSecond, toNext := quant.Q4_0x4Group-nb*pairStride, -quant.Q4_0x4Group
+		r.skip = [2]int{toSecond, toNext}
+		if g0%2 == 1 {
+			r.skip = [2]int{toNext, toSecond}
 		}
-		out[r] = hsum8(&acc)
+		runs = append(runs, r)
+		g0 = e
+	}
+	if g0 < g1 {
+		runs = append(runs, q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0), stride: quant.Q4_0x4Group, g0: g0, n: g1 - g0})
+	}
+	return runs
+}
+
+// gemvQ4_0x4Generic is the plain-Go Q4_0x4 kernel: gemvQ4_0Q8_0Generic's
+// arithmetic on the packed run r of w (len(out) = 4·r.n).
+func gemvQ4_0x4Generic(w []byte, r q4x4Run, x []byte, nb int, out []float32) {
+	base := r.off
+	for g := 0; g < r.n; g++ {
+		for i := 0; i < 4; i++ {
+			var acc [8]float32
+			for b := 0; b < nb; b++ {
+				blk := w[base+b*r.stride:]
+				qs := blk[8+16*i : 8+16*i+16]
+				xb := (*[q8_0Bytes]byte)(x[b*q8_0Bytes:])
+				d := fp16(blk[2*i], blk[2*i+1]) * fp16(xb[0], xb[1])
+				var q [qk]int32
+				for j := 0; j < 16; j++ {
+					q[j] = int32(qs[j]&0x0f) - 8
+					q[j+16] = int32(qs[j]>>4) - 8
+				}
+				for k := 0; k < 8; k++ {
+					j := 4 * k
+					s := q[j]*int32(int8(xb[2+j])) + q[j+1]*int32(int8(xb[3+j])) +
+						q[j+2]*int32(int8(xb[4+j])) + q[j+3]*int32(int8(xb[5+j]))
+					acc[k] = fma32(float32(s), d, acc[k])
+				}
+			}
+			out[4*g+i] = hsum8(&acc)
+		}
+		base += nb*r.stride + r.skip[g%2]
 	}
 }
 
 // gemm4Q4_0x4Each is gemm4Q4_0x4 as four single-activation passes, for
 // implementations without a four-activation kernel.
-func gemm4Q4_0x4Each(w []byte, xs, auxs [][]byte, nb int, out [][]float32, r0, r1 int) {
+func gemm4Q4_0x4Each(w []byte, r q4x4Run, xs, auxs [][]byte, nb int, out [][]float32) {
 	for j := range 4 {
-		gemvQ4_0x4(w, nb*q4_0Bytes, xs[j], auxs[j], nb, out[j][r0:r1])
+		gemvQ4_0x4(w, r, xs[j], auxs[j], nb, out[j][4*r.g0:4*(r.g0+r.n)])
 	}
 }

@@ -49,7 +49,7 @@ func TestGemmQ4_0x4(t *testing.T) {
 					out[j][i] = float32(math.NaN()) // rows outside [lo, hi) must stay untouched
 				}
 			}
-			GemmQ4_0x4(packed, rowBytes, xs, auxs, n, out, tc.lo, tc.hi)
+			GemmQ4_0x4(packed, tc.rows, rowBytes, xs, auxs, n, out, tc.lo, tc.hi)
 			for j := range xs {
 				want := make([]float32, tc.rows)
 				gemvQ4_0Q8_0Generic(plain, rowBytes, xs[j], tc.nb, want)
@@ -91,7 +91,7 @@ func TestGemmQ4_0x4Panics(t *testing.T) {
 		{"padded rows", 0, 8, n - 32, w, aux},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustPanic(t, func() { GemmQ4_0x4(tc.w, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi) })
+			mustPanic(t, func() { GemmQ4_0x4(tc.w, rows, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi) })
 		})
 	}
 }
@@ -127,7 +127,7 @@ func BenchmarkGemvQ4_0x4(b *testing.B) {
 				out := [][]float32{make([]float32, sh.rows)}
 				b.SetBytes(int64(len(w)))
 				b.ReportAllocs()
-				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, rowBytes, x, aux, n, out, 0, sh.rows) })
+				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, sh.rows, rowBytes, x, aux, n, out, 0, sh.rows) })
 			})
 		}
 	}
@@ -203,7 +203,7 @@ func BenchmarkGemmQ4_0x4(b *testing.B) {
 					b.SetBytes(int64(len(w)))
 					b.ReportAllocs()
 					for b.Loop() {
-						GemmQ4_0x4(w, rowBytes, xs, auxs, n, out, 0, sh.rows)
+						GemmQ4_0x4(w, sh.rows, rowBytes, xs, auxs, n, out, 0, sh.rows)
 					}
 					b.ReportMetric(float64(acts)*float64(sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gmac/s")
 				})

@@ -117,25 +117,35 @@ func gemvQ6_KQ8_KAVX2(w []byte, rowBytes int, x []byte, nb int, out []float32)
 //go:noescape
 func gemm4Q4_0Q8_0PreAVX2(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, pre *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, rows int)
 
-// gemvQ4_0x4AVX2 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+// gemvQ4_0x4AVX2 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart; the block pointer plus skipA after an even group's last block, skipB after an odd one's, is the next group's block 0) with the Q8_0 row x, whose Q8_0Aux is aux.
 //
 //go:noescape
-func gemvQ4_0x4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+func gemvQ4_0x4AVX2(w *byte, stride int, x *byte, aux *byte, nb int, out *float32, groups int, skipA int, skipB int)
 
-// gemvQ4_0x4AVX512 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
+// gemvQ4_0x4PairsAVX2 sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.
 //
 //go:noescape
-func gemvQ4_0x4AVX512(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)
+func gemvQ4_0x4PairsAVX2(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)
 
-// gemm4Q4_0x4AVX2 sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 matrix w (consecutive groups of nb blocks) with the Q8_0 row x_j, whose Q8_0Aux is a_j.
+// gemvQ4_0x4AVX512 sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart; the block pointer plus skipA after an even group's last block, skipB after an odd one's, is the next group's block 0) with the Q8_0 row x, whose Q8_0Aux is aux.
 //
 //go:noescape
-func gemm4Q4_0x4AVX2(w *byte, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
+func gemvQ4_0x4AVX512(w *byte, stride int, x *byte, aux *byte, nb int, out *float32, groups int, skipA int, skipB int)
 
-// gemm4Q4_0x4AVX512 sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 matrix w (consecutive groups of nb blocks) with the Q8_0 row x_j, whose Q8_0Aux is a_j.
+// gemvQ4_0x4PairsAVX512 sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.
 //
 //go:noescape
-func gemm4Q4_0x4AVX512(w *byte, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
+func gemvQ4_0x4PairsAVX512(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)
+
+// gemm4Q4_0x4AVX2 sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart, groups as gemvQ4_0x4's) with the Q8_0 row x_j, whose Q8_0Aux is a_j.
+//
+//go:noescape
+func gemm4Q4_0x4AVX2(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
+
+// gemm4Q4_0x4AVX512 sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart, groups as gemvQ4_0x4's) with the Q8_0 row x_j, whose Q8_0Aux is a_j.
+//
+//go:noescape
+func gemm4Q4_0x4AVX512(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
 
 // gemvQ4_0RowsX4AVX2 sets out[rows[i]], i < count, to the dot product of row rows[i] of the Q4_0 matrix w (nb blocks, rows rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
 //

@@ -6,17 +6,32 @@ import (
 )
 
 // Q4_0x4 is how the engine keeps Q4_0 matrices in memory for its mat-vec
-// kernels (it is not a file format). Rows 4g..4g+3 keep their 4·rowBytes
-// bytes, but block b of the four rows is stored together as 72 bytes: the
-// four fp16 scales (rows 0..3), then the four rows' 16 nibble bytes. One
-// 64-byte load then holds four rows' quants and one 8-byte load their
-// scales, instead of eight scattered loads; the arithmetic, and so every
-// rounding, stays exactly that of the plain layout.
+// kernels (it is not a file format). Rows 4g..4g+3 form group g, and block
+// b of the group's four rows is stored together as 72 bytes: the four fp16
+// scales (rows 0..3), then the four rows' 16 nibble bytes. One 64-byte load
+// then holds four rows' quants and one 8-byte load their scales, instead of
+// eight scattered loads; the arithmetic, and so every rounding, stays
+// exactly that of the plain layout.
+//
+// Groups 2p and 2p+1 are interleaved block by block: the pair's 8·rowBytes
+// bytes are [g0 b0][g1 b0][g0 b1][g1 b1]…, so a kernel that computes eight
+// rows per pass, sharing the activation's loads between them, reads one
+// sequential stream (two streams 4·rowBytes apart read DRAM markedly
+// slower). An odd last group stays on its own, block after block.
 const Q4_0x4Group = 4 * Q4_0Bytes
 
 // CanPackQ4_0x4 reports whether a rows×rowBytes Q4_0 matrix can be packed.
 func CanPackQ4_0x4(rows, rowBytes int) bool {
 	return rows > 0 && rows%4 == 0 && rowBytes > 0 && rowBytes%Q4_0Bytes == 0
+}
+
+// Q4_0x4Offset is where block b of group g starts in a packed matrix of
+// groups groups of nb blocks.
+func Q4_0x4Offset(groups, nb, g, b int) int {
+	if g < groups&^1 {
+		return g/2*2*nb*Q4_0x4Group + b*2*Q4_0x4Group + g%2*Q4_0x4Group
+	}
+	return g*nb*Q4_0x4Group + b*Q4_0x4Group
 }
 
 // PackQ4_0x4 rearranges rows Q4_0 rows of rowBytes bytes (data holds exactly
@@ -29,15 +44,20 @@ func PackQ4_0x4(data []byte, rows, rowBytes int) error {
 	bp := groupScratch(rowBytes)
 	defer groupPool.Put(bp)
 	tmp := *bp
-	for g := 0; g < rows/4; g++ {
-		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
-		copy(tmp, grp)
-		for b := 0; b < nb; b++ {
-			dst := grp[b*Q4_0x4Group : (b+1)*Q4_0x4Group]
-			for r := 0; r < 4; r++ {
-				src := tmp[r*rowBytes+b*Q4_0Bytes:]
-				dst[2*r], dst[2*r+1] = src[0], src[1]
-				copy(dst[8+16*r:8+16*r+16], src[2:Q4_0Bytes])
+	groups := rows / 4
+	// A pair (or the odd last group) at a time: its bytes are its own.
+	for g := 0; g < groups; g += 2 {
+		n := min(2, groups-g)
+		span := data[g*4*rowBytes : (g+n)*4*rowBytes]
+		copy(tmp, span)
+		for h := 0; h < n; h++ {
+			for b := 0; b < nb; b++ {
+				dst := data[Q4_0x4Offset(groups, nb, g+h, b):][:Q4_0x4Group]
+				for r := 0; r < 4; r++ {
+					src := tmp[(4*h+r)*rowBytes+b*Q4_0Bytes:]
+					dst[2*r], dst[2*r+1] = src[0], src[1]
+					copy(dst[8+16*r:8+16*r+16], src[2:Q4_0Bytes])
+				}
 			}
 		}
 	}
@@ -52,39 +72,40 @@ func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
 	bp := groupScratch(rowBytes)
 	defer groupPool.Put(bp)
 	tmp := *bp
-	for g := 0; g < rows/4; g++ {
-		grp := data[g*4*rowBytes : (g+1)*4*rowBytes]
-		for r := 0; r < 4; r++ {
-			Q4_0x4Row(grp, r, rowBytes, tmp[r*rowBytes:(r+1)*rowBytes])
+	groups := rows / 4
+	for g := 0; g < groups; g += 2 {
+		n := min(2, groups-g)
+		for r := 4 * g; r < 4*(g+n); r++ {
+			Q4_0x4Row(data, rows, r, rowBytes, tmp[(r-4*g)*rowBytes:(r-4*g+1)*rowBytes])
 		}
-		copy(grp, tmp)
+		copy(data[g*4*rowBytes:(g+n)*4*rowBytes], tmp)
 	}
 	return nil
 }
 
-// Q4_0x4Row copies row r of a packed matrix into dst (rowBytes bytes) in the
-// plain Q4_0 layout.
-func Q4_0x4Row(data []byte, r, rowBytes int, dst []byte) {
-	grp := data[r/4*4*rowBytes:]
+// Q4_0x4Row copies row r of a packed matrix of rows rows into dst
+// (rowBytes bytes) in the plain Q4_0 layout.
+func Q4_0x4Row(data []byte, rows, r, rowBytes int, dst []byte) {
+	nb := rowBytes / Q4_0Bytes
 	i := r % 4
-	for b := 0; b < rowBytes/Q4_0Bytes; b++ {
-		src := grp[b*Q4_0x4Group:]
+	for b := 0; b < nb; b++ {
+		src := data[Q4_0x4Offset(rows/4, nb, r/4, b):]
 		out := dst[b*Q4_0Bytes : (b+1)*Q4_0Bytes]
 		out[0], out[1] = src[2*i], src[2*i+1]
 		copy(out[2:], src[8+16*i:8+16*i+16])
 	}
 }
 
-// groupPool holds scratch for one group of four rows: experts are packed as
-// the cache fills them, which must not allocate per expert.
+// groupPool holds scratch for one pair of groups (eight rows): experts are
+// packed as the cache fills them, which must not allocate per expert.
 var groupPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func groupScratch(rowBytes int) *[]byte {
 	bp := groupPool.Get().(*[]byte)
-	if cap(*bp) < 4*rowBytes {
-		*bp = make([]byte, 4*rowBytes)
+	if cap(*bp) < 8*rowBytes {
+		*bp = make([]byte, 8*rowBytes)
 	}
-	*bp = (*bp)[:4*rowBytes]
+	*bp = (*bp)[:8*rowBytes]
 	return bp
 }
 

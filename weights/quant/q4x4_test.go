@@ -8,7 +8,7 @@ import (
 
 func TestQ4_0x4RoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range []struct{ rows, nb int }{{4, 1}, {8, 3}, {12, 48}, {4, 24}} {
+	for _, tc := range []struct{ rows, nb int }{{4, 1}, {8, 3}, {12, 48}, {4, 24}, {16, 2}, {20, 5}} {
 		rowBytes := tc.nb * Q4_0Bytes
 		orig := make([]byte, tc.rows*rowBytes)
 		for i := range orig {
@@ -18,16 +18,22 @@ func TestQ4_0x4RoundTrip(t *testing.T) {
 		if err := PackQ4_0x4(data, tc.rows, rowBytes); err != nil {
 			t.Fatal(err)
 		}
-		// Block b of row 4g+i: scale at 2i, nibbles at 8+16i of the group's block b.
+		// Block b of row 4g+i: scale at 2i, nibbles at 8+16i of the group's
+		// block b, which is the pair's block b's first (g even) or second
+		// half, or (an odd last group) on its own.
 		for row := 0; row < tc.rows; row++ {
 			got := make([]byte, rowBytes)
-			Q4_0x4Row(data, row, rowBytes, got)
+			Q4_0x4Row(data, tc.rows, row, rowBytes, got)
 			if want := orig[row*rowBytes : (row+1)*rowBytes]; !bytes.Equal(got, want) {
 				t.Fatalf("%d×%d: row %d reads back %x, want %x", tc.rows, tc.nb, row, got, want)
 			}
 			g, i := row/4, row%4
 			for b := 0; b < tc.nb; b++ {
-				blk := data[g*4*rowBytes+b*Q4_0x4Group:]
+				off := g/2*8*rowBytes + b*2*Q4_0x4Group + g%2*Q4_0x4Group
+				if g == tc.rows/4-1 && g%2 == 0 {
+					off = g*4*rowBytes + b*Q4_0x4Group
+				}
+				blk := data[off:]
 				src := orig[row*rowBytes+b*Q4_0Bytes:]
 				if blk[2*i] != src[0] || blk[2*i+1] != src[1] || !bytes.Equal(blk[8+16*i:24+16*i], src[2:18]) {
 					t.Fatalf("%d×%d: row %d block %d is not where the layout puts it", tc.rows, tc.nb, row, b)

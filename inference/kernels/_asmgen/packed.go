@@ -31,23 +31,39 @@ const (
 
 // Registers of the packed kernels.
 var (
-	pkW, pkRowBytes, pkX, pkAux, pkNB, pkOut, pkGroups = RSI, R8, RDI, RBX, RCX, RDX, R9
-	pkWp, pkXp, pkAp, pkLeft, pkGS                     = R10, R11, R12, R13, R14
+	pkW, pkStride, pkX, pkAux, pkNB, pkOut, pkGroups = RSI, R8, RDI, RBX, RCX, RDX, R9
+	pkWp, pkXp, pkAp, pkLeft, pkSkip, pkSkip2        = R10, R11, R12, R13, R14, RAX
 )
 
+// packedArgs loads the arguments of a single-group kernel. Its groups need
+// not be consecutive (quant.PackQ4_0x4 interleaves pairs of groups): group
+// i's blocks are stride bytes apart, and after its last block the block
+// pointer plus skipA (i even) or skipB (i odd) is group i+1's block 0.
 func packedArgs(name string) {
-	TEXT(name, NOSPLIT, "func(w *byte, rowBytes int, x *byte, aux *byte, nb int, out *float32, groups int)")
+	TEXT(name, NOSPLIT, "func(w *byte, stride int, x *byte, aux *byte, nb int, out *float32, groups int, skipA int, skipB int)")
 	Pragma("noescape")
-	Doc(name + " sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 matrix w (rows of nb blocks, rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.")
+	Doc(name + " sets out[r], r < 4·groups, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart; the block pointer plus skipA after an even group's last block, skipB after an odd one's, is the next group's block 0) with the Q8_0 row x, whose Q8_0Aux is aux.")
 	Load(Param("w"), pkW)
-	Load(Param("rowBytes"), pkRowBytes)
+	Load(Param("stride"), pkStride)
 	Load(Param("x"), pkX)
 	Load(Param("aux"), pkAux)
 	Load(Param("nb"), pkNB)
 	Load(Param("out"), pkOut)
 	Load(Param("groups"), pkGroups)
-	LEAQ(Mem{Base: pkRowBytes, Index: pkRowBytes, Scale: 2}, pkGS) // 3·rowBytes
-	ADDQ(pkRowBytes, pkGS)                                         // 4·rowBytes: one group
+}
+
+// packedSkips loads skipA and skipB, after the constants (broadcastConst
+// uses AX).
+func packedSkips() {
+	Load(Param("skipA"), pkSkip)
+	Load(Param("skipB"), pkSkip2)
+}
+
+// groupNext moves pkW to the next group's block 0 (the block loop left
+// pkWp after this group's last block).
+func groupNext() {
+	LEAQ(Mem{Base: pkWp, Index: pkSkip, Scale: 1}, pkW)
+	XCHGQ(pkSkip, pkSkip2)
 }
 
 // blockStart points the per-block pointers at block 0 of the group at pkW.
@@ -60,7 +76,7 @@ func blockStart() {
 
 // blockNext advances the per-block pointers by one block.
 func blockNext() {
-	ADDQ(U8(x4Block), pkWp)
+	ADDQ(pkStride, pkWp)
 	ADDQ(U8(q8BlockSize), pkXp)
 	ADDQ(U8(q8AuxBytes), pkAp)
 	DECQ(pkLeft)
@@ -131,6 +147,7 @@ func gemvQ4_0x4AVX512() {
 		VMOVUPS(g.w.AsX(), Mem{Base: pkOut, Disp: off})
 	}
 
+	packedSkips()
 	Label("group")
 	TESTQ(pkGroups, pkGroups)
 	JZ(LabelRef("done"))
@@ -148,11 +165,90 @@ func gemvQ4_0x4AVX512() {
 	Label("store")
 	store(ga, 0)
 	ADDQ(U8(16), pkOut)
-	ADDQ(pkGS, pkW)
+	groupNext()
 	DECQ(pkGroups)
 	JMP(LabelRef("group"))
 
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemvQ4_0x4PairsAVX512 does a pair of groups (8 rows, interleaved block
+// by block as quant.PackQ4_0x4 stores them) per pass: the activation's and
+// aux's broadcasts serve both groups, and the loop is bound by vector ops,
+// so sharing them is what makes it faster than one group per pass. The
+// pair's blocks are one stream, as the hardware prefetcher wants.
+func gemvQ4_0x4PairsAVX512() {
+	name := "gemvQ4_0x4PairsAVX512"
+	TEXT(name, NOSPLIT, "func(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)")
+	Pragma("noescape")
+	Doc(name + " sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.")
+	Load(Param("w"), pkW)
+	Load(Param("x"), pkX)
+	Load(Param("aux"), pkAux)
+	Load(Param("nb"), pkNB)
+	Load(Param("out"), pkOut)
+	Load(Param("pairs"), pkGroups)
+	mask, perm, gather := Z31, Z30, Z29
+	xlo, xhi, nlo, nhi := Z0, Z1, Z2, Z3
+	broadcastConst(0x0f0f0f0f, mask)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScalePerm", Static: true}}, perm)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Gather", Static: true}}, gather)
+	gs := []x4Z{{Z4, Z5, Z8, Z9, Z10, Z11, Z12}, {Z13, Z14, Z15, Z16, Z17, Z18, Z19}}
+
+	Label(name + "_pair")
+	TESTQ(pkGroups, pkGroups)
+	JZ(LabelRef(name + "_done"))
+	for _, g := range gs {
+		VPXORD(g.lo, g.lo, g.lo)
+		VPXORD(g.hi, g.hi, g.hi)
+	}
+	blockStart()
+	Label(name + "_block")
+	TESTQ(pkLeft, pkLeft)
+	JZ(LabelRef(name + "_store"))
+	PREFETCHT0(Mem{Base: pkWp, Disp: 2 * pkPrefetch})
+	PREFETCHT0(Mem{Base: pkWp, Disp: 2*pkPrefetch + x4Block})
+	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 2}, xlo)
+	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 18}, xhi)
+	VBROADCASTI32X4(Mem{Base: pkAp}, nlo)
+	VBROADCASTI32X4(Mem{Base: pkAp, Disp: 16}, nhi)
+	for i, g := range gs {
+		wq := Mem{Base: pkWp, Disp: x4Block * i}
+		VMOVDQU32(wq.Offset(8), g.w) // four rows × 16 nibble bytes
+		VPSRLW(U8(4), g.w, g.wh)
+		VPANDD(mask, g.w, g.w) // elements 0..15 of each row
+		VPANDD(mask, g.wh, g.wh)
+		VMOVDQA32(nlo, g.sl) // start the sums at -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
+		VMOVDQA32(nhi, g.sh)
+		vpdpbusd(xlo, g.w, g.sl)
+		vpdpbusd(xhi, g.wh, g.sh)
+		VCVTDQ2PS(g.sl, g.sl)
+		VCVTDQ2PS(g.sh, g.sh)
+		VCVTPH2PS(wq, g.d.AsX())                                // the four rows' scales
+		VMULPS(Mem{Base: pkAp, Disp: 32}, g.d.AsX(), g.d.AsX()) // × the activation's
+		VPERMPS(g.d, perm, g.d)                                 // row r's product in lanes 4r..4r+3
+		VFMADD231PS(g.d, g.sl, g.lo)
+		VFMADD231PS(g.d, g.sh, g.hi)
+	}
+	ADDQ(U32(2*x4Block), pkWp)
+	ADDQ(U8(q8BlockSize), pkXp)
+	ADDQ(U8(q8AuxBytes), pkAp)
+	DECQ(pkLeft)
+	JMP(LabelRef(name + "_block"))
+
+	Label(name + "_store")
+	for i, g := range gs {
+		q4x4ReduceAVX512(g.lo, g.hi, g.w, gather)
+		VMOVUPS(g.w.AsX(), Mem{Base: pkOut, Disp: 16 * i})
+	}
+	ADDQ(U8(32), pkOut)
+	MOVQ(pkWp, pkW) // the next pair follows this one's last block
+	DECQ(pkGroups)
+	JMP(LabelRef(name + "_pair"))
+
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
@@ -174,9 +270,11 @@ func q4x4ReduceAVX512(lo, hi, t, gather VecPhysical) {
 // q4x4PairRegs are the registers of q4x4PairBlockAVX2: w holds a block of
 // two rows' nibbles (one row per 128-bit lane) and wh is scratch; xlo, xhi
 // the activation's bytes 0-15 and 16-31 in both lanes, nlo, nhi its
-// Q8_0Aux -8·Σx terms; mask is 0x0f bytes, ones 0x0001 words.
+// Q8_0Aux -8·Σx terms; mask is 0x0f bytes, ones 0x0001 words (registers
+// or memory).
 type q4x4PairRegs struct {
-	w, wh, xlo, xhi, nlo, nhi, mask, ones VecPhysical
+	w, wh, xlo, xhi, nlo, nhi VecPhysical
+	mask, ones                Op
 }
 
 // q4x4PairBlockAVX2 adds one block of two rows into their eight-lane
@@ -220,6 +318,90 @@ func q4x4PairReduceAVX2(lo, hi, t VecPhysical) {
 	VUNPCKLPS(t.AsX(), lo.AsX(), lo.AsX()) // [row 2h, row 2h+1, ...]
 }
 
+// gemvQ4_0x4PairsAVX2 does a pair of groups (8 rows, interleaved block by
+// block) per pass on 256-bit registers, gemvQ4_0x4AVX2's arithmetic with
+// the activation's broadcasts shared by both groups. Its sixteen registers
+// hold the eight accumulators, the broadcasts and four temporaries, so the
+// byte mask, the word ones and the scale spread come from memory (the
+// spread as an in-lane VPERMILPS of the four products copied to both lanes).
+// What it is for is the layout: one sequential stream, where the one-group
+// kernel on paired groups reads each pair's blocks twice, 144 bytes apart.
+func gemvQ4_0x4PairsAVX2() {
+	name := "gemvQ4_0x4PairsAVX2"
+	TEXT(name, NOSPLIT, "func(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)")
+	Pragma("noescape")
+	Doc(name + " sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.")
+	Load(Param("w"), pkW)
+	Load(Param("x"), pkX)
+	Load(Param("aux"), pkAux)
+	Load(Param("nb"), pkNB)
+	Load(Param("out"), pkOut)
+	Load(Param("pairs"), pkGroups)
+	ones := GLOBL("q4x4Ones16", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(0x00010001))
+	}
+	spread := GLOBL("q4x4Spread", RODATA|NOPTR)
+	for i := 0; i < 16; i++ { // rows 0,1 then rows 2,3: lane l picks product l/4 (+2) of its 128-bit lane
+		DATA(4*i, U32(i/4))
+	}
+	mask := Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Mask0F", Static: true}}
+	accs := [][]VecPhysical{{Y0, Y1, Y2, Y3}, {Y4, Y5, Y6, Y7}} // per group: lo01, hi01, lo23, hi23
+	xlo, xhi, nlo, nhi := Y8, Y9, Y10, Y11
+	d01, d23, w, wh := Y12, Y13, Y14, Y15
+
+	Label(name + "_pair")
+	TESTQ(pkGroups, pkGroups)
+	JZ(LabelRef(name + "_done"))
+	for _, acc := range accs {
+		for _, a := range acc {
+			VXORPS(a, a, a)
+		}
+	}
+	blockStart()
+	Label(name + "_block")
+	TESTQ(pkLeft, pkLeft)
+	JZ(LabelRef(name + "_store"))
+	PREFETCHT0(Mem{Base: pkWp, Disp: 2 * pkPrefetch})
+	PREFETCHT0(Mem{Base: pkWp, Disp: 2*pkPrefetch + x4Block})
+	VBROADCASTI128(Mem{Base: pkXp, Disp: 2}, xlo)
+	VBROADCASTI128(Mem{Base: pkXp, Disp: 18}, xhi)
+	VBROADCASTI128(Mem{Base: pkAp}, nlo)
+	VBROADCASTI128(Mem{Base: pkAp, Disp: 16}, nhi)
+	for i, acc := range accs {
+		wq := Mem{Base: pkWp, Disp: x4Block * i}
+		VCVTPH2PS(wq, d01.AsX())
+		VMULPS(Mem{Base: pkAp, Disp: 32}, d01.AsX(), d01.AsX())
+		VINSERTF128(U8(1), d01.AsX(), d01, d01)
+		VPERMILPS(spread.Offset(32), d01, d23)
+		VPERMILPS(spread, d01, d01)
+		for half := 0; half < 2; half++ {
+			d := []VecPhysical{d01, d23}[half]
+			VMOVDQU(wq.Offset(8+32*half), w) // two rows × 16 nibble bytes
+			q4x4PairBlockAVX2(q4x4PairRegs{w, wh, xlo, xhi, nlo, nhi, mask, ones}, d, acc[2*half], acc[2*half+1])
+		}
+	}
+	ADDQ(U32(2*x4Block), pkWp)
+	ADDQ(U8(q8BlockSize), pkXp)
+	ADDQ(U8(q8AuxBytes), pkAp)
+	DECQ(pkLeft)
+	JMP(LabelRef(name + "_block"))
+
+	Label(name + "_store")
+	for i, acc := range accs {
+		q4x4ReduceAVX2(acc, w)
+		VMOVUPS(acc[0].AsX(), Mem{Base: pkOut, Disp: 16 * i})
+	}
+	ADDQ(U8(32), pkOut)
+	MOVQ(pkWp, pkW) // the next pair follows this one's last block
+	DECQ(pkGroups)
+	JMP(LabelRef(name + "_pair"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
 // gemvQ4_0x4AVX2 does one group (4 rows) per pass on 256-bit registers: one
 // register holds a block of two rows' nibbles, each 128-bit lane one row.
 // It is bound by vector µops, not memory, even from L2 on Zen 4, so the
@@ -245,6 +427,7 @@ func gemvQ4_0x4AVX2() {
 	VMOVDQU(ctl, ctl01)
 	VMOVDQU(ctl.Offset(32), ctl23)
 
+	packedSkips()
 	Label("group")
 	TESTQ(pkGroups, pkGroups)
 	JZ(LabelRef("done"))
@@ -277,7 +460,7 @@ func gemvQ4_0x4AVX2() {
 	q4x4ReduceAVX2(acc, w)
 	VMOVUPS(acc[0].AsX(), Mem{Base: pkOut})
 	ADDQ(U8(16), pkOut)
-	ADDQ(pkGS, pkW)
+	groupNext()
 	DECQ(pkGroups)
 	JMP(LabelRef("group"))
 

@@ -27,9 +27,9 @@ var (
 )
 
 func gemm4PackedArgs(name string) {
-	TEXT(name, NOSPLIT, "func(w *byte, x0, x1, x2, x3, a0, a1, a2, a3 *byte, nb int, o0, o1, o2, o3 *float32, groups int)")
+	TEXT(name, NOSPLIT, "func(w *byte, stride, skipA, skipB int, x0, x1, x2, x3, a0, a1, a2, a3 *byte, nb int, o0, o1, o2, o3 *float32, groups int)")
 	Pragma("noescape")
-	Doc(name + " sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 matrix w (consecutive groups of nb blocks) with the Q8_0 row x_j, whose Q8_0Aux is a_j.")
+	Doc(name + " sets o_j[r], r < 4·groups, j < 4, to the dot product of row r of the Q4_0x4 groups at w (blocks stride bytes apart, groups as gemvQ4_0x4's) with the Q8_0 row x_j, whose Q8_0Aux is a_j.")
 	Load(Param("w"), g4W)
 	Load(Param("groups"), g4Groups)
 	XORQ(g4O, g4O)
@@ -50,8 +50,18 @@ func gemm4PackedNext() {
 		ADDQ(U8(q8BlockSize), g4X[j])
 		ADDQ(U8(q8AuxBytes), g4A[j])
 	}
-	ADDQ(U8(x4Block), g4W)
+	ADDQ(NewParamAddr("stride", 8), g4W)
 	DECQ(g4Left)
+}
+
+// gemm4PackedGroupNext moves g4W from after this group's last block to the
+// next group's block 0: skipA after an even group, skipB after an odd one
+// (the parity is bit 4 of the output offset, 16 bytes a group).
+func gemm4PackedGroupNext() {
+	MOVQ(NewParamAddr("skipA", 16), g4Tmp)
+	TESTQ(U32(16), g4O)
+	CMOVQNE(NewParamAddr("skipB", 24), g4Tmp)
+	ADDQ(g4Tmp, g4W)
 }
 
 // gemm4Q4_0x4AVX512 does one group (4 rows) × 4 activations per pass: 8
@@ -115,6 +125,7 @@ func gemm4Q4_0x4AVX512() {
 		Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
 		VMOVUPS(t.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1})
 	}
+	gemm4PackedGroupNext()
 	ADDQ(U8(16), g4O)
 	DECQ(g4Groups)
 	JMP(LabelRef(name + "_group"))
@@ -149,7 +160,7 @@ func gemm4Q4_0x4AVX2() {
 		block, store := fmt.Sprintf("%s_block%d", name, half), fmt.Sprintf("%s_store%d", name, half)
 		if half == 1 { // back to the group's block 0
 			Load(Param("nb"), g4Tmp)
-			IMUL3Q(U8(x4Block), g4Tmp, g4Tmp)
+			IMULQ(NewParamAddr("stride", 8), g4Tmp)
 			SUBQ(g4Tmp, g4W)
 		}
 		// Lane l picks scale l/4 (+2): gemvQ4_0x4AVX2's spread.
@@ -201,6 +212,7 @@ func gemm4Q4_0x4AVX2() {
 			VMOVQ(lo.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1, Disp: 8 * half})
 		}
 	}
+	gemm4PackedGroupNext()
 	ADDQ(U8(16), g4O)
 	DECQ(g4Groups)
 	JMP(LabelRef(name + "_group"))
