@@ -288,9 +288,10 @@ func (s *state) matmulAs(W *Matrix, xs []*actRow, out [][]float32, sgemm bool) {
 	// Chunks of about fusedChunkBytes, as in runFused: long enough streams,
 	// and short enough that the workers finish together (the lm_head, 131
 	// MB in the 4B, made 16 chunks of 8 MB before, and a worker could wait
-	// half a millisecond for the other's last one).
-	// Multiples of 8 rows split no pair of packed groups.
-	s.m.exec.For(W.Rows, max(8, fusedChunkBytes/max(W.RowBytes, 1)&^7), t)
+	// half a millisecond for the other's last one). Items of 8 rows (the
+	// pool cuts items into equal chunks): a pair of packed groups is never
+	// split between workers.
+	s.m.exec.For((W.Rows+7)/8, max(1, fusedChunkBytes/max(W.RowBytes, 1)/8), t)
 	t.W, t.out = nil, nil
 }
 
@@ -307,7 +308,7 @@ type matmulTask struct {
 // they stay in cache while the activations pass over them, and shares each
 // weight block's unpacking between four activations.
 func (t *matmulTask) Run(_, lo, hi int) {
-	gemmRows(t.W, t.xb, t.aux, t.out, lo, hi, t.sgemm)
+	gemmRows(t.W, t.xb, t.aux, t.out, 8*lo, min(8*hi, t.W.Rows), t.sgemm)
 }
 
 // runExpert applies ReGLU expert e of layer l to the given tokens and adds the

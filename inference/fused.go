@@ -61,7 +61,9 @@ func (t *fusedTask) add(W *Matrix, xs []*actRow, out [][]float32, r0, r1 int) {
 	t.n += r1 - r0
 }
 
+// Run takes items of 8 rows of the fused row space.
 func (t *fusedTask) Run(_, lo, hi int) {
+	lo, hi = 8*lo, min(8*hi, t.n)
 	i := sort.Search(len(t.segs), func(i int) bool { return t.segs[i].start+t.segs[i].r1-t.segs[i].r0 > lo })
 	for ; i < len(t.segs) && t.segs[i].start < hi; i++ {
 		sg := &t.segs[i]
@@ -89,9 +91,10 @@ func (s *state) runFused() {
 	s.weightBytes += int64(total)
 	// Rows of the segments differ in size (an F32 router beside Q4_0 Q, K,
 	// V): the grain is the average row's.
-	// Multiples of 8 rows: whole pairs of packed groups (see align).
+	// Items of 8 rows: the pool cuts the items into equal chunks, and
+	// whole items never split a pair of packed groups (see align).
 	grain := int(int64(fusedChunkBytes) * int64(t.n) / max(int64(total), 1))
-	s.m.exec.For(t.n, max(8, grain&^7), t)
+	s.m.exec.For((t.n+7)/8, max(1, grain/8), t)
 }
 
 const fusedChunkBytes = 160 << 10
@@ -259,7 +262,7 @@ func (s *state) runGateUp(jobs []expertJob) {
 	for i := range jobs {
 		j := &jobs[i]
 		if j.gate.Packed || j.up.Packed {
-			t.unit = 4
+			t.unit = 8 // a pair of packed groups
 		}
 		xs := s.gatherNorm(s.expTok[j.e])
 		t.gx = append(t.gx, t.buf.forms(&j.gate, xs))
