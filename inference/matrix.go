@@ -17,7 +17,8 @@ type Matrix struct {
 	Cols     int
 	RowBytes int
 	Data     []byte
-	Packed   bool
+	Packed   bool // Q4_0 in the Q4_0x4 layout (quant.PackQ4_0x4) ...
+	Paired   bool // ... with its groups in pairs
 }
 
 // Row returns the raw bytes of row r (of an unpacked matrix).

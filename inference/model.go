@@ -86,6 +86,7 @@ type Model struct {
 
 	// Q4_0x4 packing (packing.go).
 	packQ4       bool
+	pairQ4       bool // packed groups in pairs (quant.PackQ4_0x4)
 	packMu       [16]sync.Mutex // striped by expert: packing one in the mapping
 	mappedPacked []atomic.Bool  // per layer·expert: packed in the mapping
 	packer       backgroundPacker
@@ -195,6 +196,7 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		}
 	}
 	m.packQ4 = !opts.NoPack && packsQ4_0()
+	m.pairQ4 = m.packQ4 && pairsQ4_0()
 	m.kvF16 = opts.KVF16
 	m.mappedPacked = make([]atomic.Bool, cfg.Layers*E)
 	resident := []*Matrix{}

@@ -22,6 +22,10 @@ import (
 // packed kernel where the assembly one does not exist.
 var packsQ4_0 = kernels.PacksQ4_0
 
+// pairsQ4_0 says whether packed groups go in pairs (the kernels' choice;
+// tests force both layouts).
+var pairsQ4_0 = kernels.PairsQ4_0
+
 // packable reports whether a matrix of this shape gets the Q4_0x4 layout.
 func (m *Model) packable(t gguf.TensorType, rows, rowBytes int) bool {
 	return m.packQ4 && t == gguf.Q4_0 && quant.CanPackQ4_0x4(rows, rowBytes)
@@ -33,10 +37,10 @@ func (m *Model) packResident(w *Matrix) error {
 		return nil
 	}
 	m.file.PrefaultWrite(w.Data)
-	if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
+	if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes, m.pairQ4); err != nil {
 		return err
 	}
-	w.Packed = true
+	w.Packed, w.Paired = true, m.pairQ4
 	return nil
 }
 
@@ -78,7 +82,7 @@ func (m *Model) prepareExpert(il int, p experts.Part, data []byte) error {
 	if len(data) != rows*rowBytes {
 		return fmt.Errorf("expert %s is %d bytes, want %d", p, len(data), rows*rowBytes)
 	}
-	return quant.PackQ4_0x4(data, rows, rowBytes)
+	return quant.PackQ4_0x4(data, rows, rowBytes, m.pairQ4)
 }
 
 // expertMatrices returns expert e of layer il: from its pinned cache slot
@@ -106,6 +110,7 @@ func (m *Model) expertMatrices(il, e int, ex *experts.Expert) (gate, up, down Ma
 	gate.Packed = m.expertPacked(il, experts.Gate)
 	up.Packed = m.expertPacked(il, experts.Up)
 	down.Packed = m.expertPacked(il, experts.Down)
+	gate.Paired, up.Paired, down.Paired = gate.Packed && m.pairQ4, up.Packed && m.pairQ4, down.Packed && m.pairQ4
 	return gate, up, down
 }
 
@@ -158,7 +163,7 @@ func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
 		if m.expertPacked(il, experts.Part(i)) {
 			m.file.PrefaultWrite(w.Data)
 			// Shapes were validated at load: this cannot fail.
-			if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes); err != nil {
+			if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes, m.pairQ4); err != nil {
 				panic(err)
 			}
 		}
@@ -192,7 +197,7 @@ func gemmRows(W *Matrix, xb, aux [][]byte, out [][]float32, lo, hi int, sgemm bo
 	if W.Packed {
 		lo, hi = (lo+3)&^3, (hi+3)&^3
 		if lo < hi {
-			kernels.GemmQ4_0x4(W.Data, W.Rows, W.RowBytes, xb, aux, W.Cols, out, lo, hi)
+			kernels.GemmQ4_0x4(W.Data, W.Rows, W.RowBytes, W.Paired, xb, aux, W.Cols, out, lo, hi)
 		}
 		return
 	}

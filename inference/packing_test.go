@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 )
@@ -8,65 +9,68 @@ import (
 // Packing Q4_0 weights (resident at load, experts in the mapping on first
 // use or in cache slots on fill) changes no bit of any logit.
 func TestPackedMatchesPlain(t *testing.T) {
-	saved := packsQ4_0
-	defer func() { packsQ4_0 = saved }()
+	saved, savedPairs := packsQ4_0, pairsQ4_0
+	defer func() { packsQ4_0, pairsQ4_0 = saved, savedPairs }()
 	packsQ4_0 = func() bool { return true } // also where only the plain-Go packed kernel exists
-	for _, name := range []string{"tiny-swa-sigmoid-q4_0.p0", "tiny-tdown-sigmoid-q4_0.p0", "tiny-dense-sigmoid-untied-q4_0.p1", "tiny-fullvocab-sigmoid-q4_0.p0"} {
-		var c *goldenCase
-		for _, cc := range loadCases(t) {
-			if cc.Name == name {
-				c = &cc
+	for _, paired := range []bool{false, true} {
+		pairsQ4_0 = func() bool { return paired }
+		for _, name := range []string{"tiny-swa-sigmoid-q4_0.p0", "tiny-tdown-sigmoid-q4_0.p0", "tiny-dense-sigmoid-untied-q4_0.p1", "tiny-fullvocab-sigmoid-q4_0.p0"} {
+			var c *goldenCase
+			for _, cc := range loadCases(t) {
+				if cc.Name == name {
+					c = &cc
+				}
 			}
-		}
-		if c == nil {
-			t.Fatalf("case %s is not in cases.json", name)
-		}
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(testdataDir, c.Model)
-			ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)
-			plain, err := Load(path, LoadOptions{Threads: 2, NoPack: true})
-			if err != nil {
-				t.Fatal(err)
+			if c == nil {
+				t.Fatalf("case %s is not in cases.json", name)
 			}
-			defer plain.Close()
-			want := logitsOf(t, plain, ids)
-			if plain.layers[0].q.Packed {
-				t.Fatal("NoPack model has packed matrices")
-			}
-			for _, cacheSlots := range []int64{0, 3, 1 << 20} {
-				opts := LoadOptions{Threads: 2}
-				m, err := Load(path, opts)
+			t.Run(fmt.Sprintf("%s/paired=%v", name, paired), func(t *testing.T) {
+				path := filepath.Join(testdataDir, c.Model)
+				ids := append(append([]int{}, c.PromptIDs...), c.GreedyIDs...)
+				plain, err := Load(path, LoadOptions{Threads: 2, NoPack: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cacheSlots > 0 {
-					m.Close()
-					opts.ExpertCacheBytes = min(cacheSlots*m.layout.ExpertBytes(), m.layout.AllBytes())
-					if m, err = Load(path, opts); err != nil {
+				defer plain.Close()
+				want := logitsOf(t, plain, ids)
+				if plain.layers[0].q.Packed {
+					t.Fatal("NoPack model has packed matrices")
+				}
+				for _, cacheSlots := range []int64{0, 3, 1 << 20} {
+					opts := LoadOptions{Threads: 2}
+					m, err := Load(path, opts)
+					if err != nil {
 						t.Fatal(err)
 					}
-				}
-				if !m.layers[0].q.Packed || !m.layers[0].o.Packed {
-					t.Fatal("attention matrices were not packed")
-				}
-				gate, up, down := m.expertMatrices(0, 0, nil)
-				if !gate.Packed || up.Packed || down.Packed == m.Config.DownTransposed {
-					t.Fatalf("expert matrices: gate packed %v, up %v, down %v (down transposed: %v)", gate.Packed, up.Packed, down.Packed, m.Config.DownTransposed)
-				}
-				// Twice: the second pass runs on experts packed by the first.
-				for pass := 0; pass < 2; pass++ {
-					got := logitsOf(t, m, ids)
-					for p := range want {
-						for i := range want[p] {
-							if got[p][i] != want[p][i] {
-								t.Fatalf("cache %d slots, pass %d: position %d logit %d = %v, want %v (bit-identical)", cacheSlots, pass, p, i, got[p][i], want[p][i])
+					if cacheSlots > 0 {
+						m.Close()
+						opts.ExpertCacheBytes = min(cacheSlots*m.layout.ExpertBytes(), m.layout.AllBytes())
+						if m, err = Load(path, opts); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if !m.layers[0].q.Packed || !m.layers[0].o.Packed || m.layers[0].q.Paired != paired {
+						t.Fatalf("attention matrices were not packed (paired: %v, want %v)", m.layers[0].q.Paired, paired)
+					}
+					gate, up, down := m.expertMatrices(0, 0, nil)
+					if !gate.Packed || up.Packed || down.Packed == m.Config.DownTransposed {
+						t.Fatalf("expert matrices: gate packed %v, up %v, down %v (down transposed: %v)", gate.Packed, up.Packed, down.Packed, m.Config.DownTransposed)
+					}
+					// Twice: the second pass runs on experts packed by the first.
+					for pass := 0; pass < 2; pass++ {
+						got := logitsOf(t, m, ids)
+						for p := range want {
+							for i := range want[p] {
+								if got[p][i] != want[p][i] {
+									t.Fatalf("cache %d slots, pass %d: position %d logit %d = %v, want %v (bit-identical)", cacheSlots, pass, p, i, got[p][i], want[p][i])
+								}
 							}
 						}
 					}
+					m.Close()
 				}
-				m.Close()
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -87,6 +87,8 @@ type gemmScratch struct{}
 // the plain layout's.
 func packedKernel() bool { return false }
 
+func pairedKernel() bool { return false }
+
 func gemvQ4_0x4(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
 	gemvQ4_0x4Generic(w, r, x, nb, out)
 }

@@ -21,6 +21,11 @@ const Q8AuxBytes = 64
 // layout's NEON kernel on arm64).
 func PacksQ4_0() bool { return packedKernel() }
 
+// PairsQ4_0 reports whether packed matrices should pair their groups
+// (quant.PackQ4_0x4's paired layout): the selected implementation has
+// eight-row kernels that are faster on it. Every kernel reads both layouts.
+func PairsQ4_0() bool { return pairedKernel() }
+
 // Q8_0AuxSize is the Q8_0Aux size of an n-element activation row.
 func Q8_0AuxSize(n int) int { return n / qk * Q8AuxBytes }
 
@@ -57,10 +62,10 @@ func q8_0AuxGeneric(x, aux []byte, nb int) {
 	}
 }
 
-// GemmQ4_0x4 is Gemm for a Q4_0 matrix of rows rows in the Q4_0x4 layout:
-// out[j][r] = dot(row r, xs[j]) for lo ≤ r < hi, where lo and hi are
-// multiples of 4 and auxs[j] is Q8_0Aux(xs[j]).
-func GemmQ4_0x4(w []byte, rows, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
+// GemmQ4_0x4 is Gemm for a Q4_0 matrix of rows rows in the Q4_0x4 layout
+// (paired or not): out[j][r] = dot(row r, xs[j]) for lo ≤ r < hi, where lo
+// and hi are multiples of 4 and auxs[j] is Q8_0Aux(xs[j]).
+func GemmQ4_0x4(w []byte, rows, rowBytes int, paired bool, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
 	if len(xs) != len(out) || len(auxs) != len(xs) {
 		panic(fmt.Sprintf("kernels: GemmQ4_0x4: %d activations, %d aux rows, %d outputs", len(xs), len(auxs), len(out)))
 	}
@@ -97,7 +102,7 @@ func GemmQ4_0x4(w []byte, rows, rowBytes int, xs, auxs [][]byte, n int, out [][]
 	var buf [2]q4x4Run
 	for r0 := lo; r0 < hi; {
 		r1 := min((r0+tile)&^7, hi)
-		for _, run := range q4x4Runs(rows/4, nb, r0/4, r1/4, &buf) {
+		for _, run := range q4x4Runs(rows/4, nb, r0/4, r1/4, paired, &buf) {
 			j := 0
 			for ; j+4 <= len(xs); j += 4 { // each block unpacked once for four
 				gemm4Q4_0x4(w, run, xs[j:j+4], auxs[j:j+4], nb, out[j:j+4])
@@ -122,13 +127,17 @@ type q4x4Run struct {
 }
 
 // q4x4Runs splits groups [g0, g1) of a packed matrix of groups groups of nb
-// blocks into runs: the paired groups, then the odd last group.
-func q4x4Runs(groups, nb, g0, g1 int, buf *[2]q4x4Run) []q4x4Run {
+// blocks into runs: the paired groups, then the odd last group (all of
+// them, unpaired).
+func q4x4Runs(groups, nb, g0, g1 int, paired bool, buf *[2]q4x4Run) []q4x4Run {
 	const pairStride = 2 * quant.Q4_0x4Group
 	runs := buf[:0]
-	paired := groups &^ 1
-	if e := min(g1, paired); g0 < e {
-		r := q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0), stride: pairStride, g0: g0, n: e - g0}
+	inPairs := 0
+	if paired {
+		inPairs = groups &^ 1
+	}
+	if e := min(g1, inPairs); g0 < e {
+		r := q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0, true), stride: pairStride, g0: g0, n: e - g0}
 		// From a pair's first group to its second, from the second to the next pair's first.
 		toSecond, toNext := quant.Q4_0x4Group-nb*pairStride, -quant.Q4_0x4Group
 		r.skip = [2]int{toSecond, toNext}
@@ -139,7 +148,7 @@ func q4x4Runs(groups, nb, g0, g1 int, buf *[2]q4x4Run) []q4x4Run {
 		g0 = e
 	}
 	if g0 < g1 {
-		runs = append(runs, q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0), stride: quant.Q4_0x4Group, g0: g0, n: g1 - g0})
+		runs = append(runs, q4x4Run{off: quant.Q4_0x4Offset(groups, nb, g0, 0, paired), stride: quant.Q4_0x4Group, g0: g0, n: g1 - g0})
 	}
 	return runs
 }

@@ -32,37 +32,39 @@ func TestGemmQ4_0x4(t *testing.T) {
 			}...)
 		}
 		for _, tc := range cases {
-			n := tc.nb * qk
-			rowBytes := tc.nb * q4_0Bytes
-			plain := randQ4_0(r, tc.rows, n)
-			packed := bytes.Clone(plain)
-			if err := quant.PackQ4_0x4(packed, tc.rows, rowBytes); err != nil {
-				t.Fatal(err)
-			}
-			xs, auxs, out := make([][]byte, tc.acts), make([][]byte, tc.acts), make([][]float32, tc.acts)
-			for j := range xs {
-				xs[j] = randQ8_0(r, 1, n)
-				auxs[j] = make([]byte, Q8_0AuxSize(n))
-				Q8_0Aux(xs[j], n, auxs[j])
-				out[j] = make([]float32, tc.rows)
-				for i := range out[j] {
-					out[j][i] = float32(math.NaN()) // rows outside [lo, hi) must stay untouched
+			for _, paired := range []bool{false, true} {
+				n := tc.nb * qk
+				rowBytes := tc.nb * q4_0Bytes
+				plain := randQ4_0(r, tc.rows, n)
+				packed := bytes.Clone(plain)
+				if err := quant.PackQ4_0x4(packed, tc.rows, rowBytes, paired); err != nil {
+					t.Fatal(err)
 				}
-			}
-			GemmQ4_0x4(packed, tc.rows, rowBytes, xs, auxs, n, out, tc.lo, tc.hi)
-			for j := range xs {
-				want := make([]float32, tc.rows)
-				gemvQ4_0Q8_0Generic(plain, rowBytes, xs[j], tc.nb, want)
-				for i := range want {
-					got := out[j][i]
-					if i < tc.lo || i >= tc.hi {
-						if !math.IsNaN(float64(got)) {
-							t.Fatalf("%+v: row %d outside the range was written", tc, i)
-						}
-						continue
+				xs, auxs, out := make([][]byte, tc.acts), make([][]byte, tc.acts), make([][]float32, tc.acts)
+				for j := range xs {
+					xs[j] = randQ8_0(r, 1, n)
+					auxs[j] = make([]byte, Q8_0AuxSize(n))
+					Q8_0Aux(xs[j], n, auxs[j])
+					out[j] = make([]float32, tc.rows)
+					for i := range out[j] {
+						out[j][i] = float32(math.NaN()) // rows outside [lo, hi) must stay untouched
 					}
-					if math.Float32bits(got) != math.Float32bits(want[i]) {
-						t.Fatalf("%+v: activation %d row %d = %v, want %v (bit-identical)", tc, j, i, got, want[i])
+				}
+				GemmQ4_0x4(packed, tc.rows, rowBytes, paired, xs, auxs, n, out, tc.lo, tc.hi)
+				for j := range xs {
+					want := make([]float32, tc.rows)
+					gemvQ4_0Q8_0Generic(plain, rowBytes, xs[j], tc.nb, want)
+					for i := range want {
+						got := out[j][i]
+						if i < tc.lo || i >= tc.hi {
+							if !math.IsNaN(float64(got)) {
+								t.Fatalf("%+v paired=%v: row %d outside the range was written", tc, paired, i)
+							}
+							continue
+						}
+						if math.Float32bits(got) != math.Float32bits(want[i]) {
+							t.Fatalf("%+v paired=%v: activation %d row %d = %v, want %v (bit-identical)", tc, paired, j, i, got, want[i])
+						}
 					}
 				}
 			}
@@ -91,7 +93,7 @@ func TestGemmQ4_0x4Panics(t *testing.T) {
 		{"padded rows", 0, 8, n - 32, w, aux},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustPanic(t, func() { GemmQ4_0x4(tc.w, rows, rowBytes, x, tc.aux, tc.n, out, tc.lo, tc.hi) })
+			mustPanic(t, func() { GemmQ4_0x4(tc.w, rows, rowBytes, true, x, tc.aux, tc.n, out, tc.lo, tc.hi) })
 		})
 	}
 }
@@ -103,7 +105,7 @@ func TestGemmQ4_0x4Panics(t *testing.T) {
 func packedBenchMatrix(b *testing.B, rows, cols int) (rowBytes int, w []byte) {
 	rowBytes = cols / qk * q4_0Bytes
 	w = bytes.Clone(benchMatrix(gguf.Q4_0, rows, cols))
-	if err := quant.PackQ4_0x4(w, rows, rowBytes); err != nil {
+	if err := quant.PackQ4_0x4(w, rows, rowBytes, PairsQ4_0()); err != nil {
 		b.Fatal(err)
 	}
 	return rowBytes, w
@@ -127,7 +129,7 @@ func BenchmarkGemvQ4_0x4(b *testing.B) {
 				out := [][]float32{make([]float32, sh.rows)}
 				b.SetBytes(int64(len(w)))
 				b.ReportAllocs()
-				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, sh.rows, rowBytes, x, aux, n, out, 0, sh.rows) })
+				reportCPURate(b, int64(len(w)), func() { GemmQ4_0x4(w, sh.rows, rowBytes, PairsQ4_0(), x, aux, n, out, 0, sh.rows) })
 			})
 		}
 	}
@@ -203,7 +205,7 @@ func BenchmarkGemmQ4_0x4(b *testing.B) {
 					b.SetBytes(int64(len(w)))
 					b.ReportAllocs()
 					for b.Loop() {
-						GemmQ4_0x4(w, sh.rows, rowBytes, xs, auxs, n, out, 0, sh.rows)
+						GemmQ4_0x4(w, sh.rows, rowBytes, PairsQ4_0(), xs, auxs, n, out, 0, sh.rows)
 					}
 					b.ReportMetric(float64(acts)*float64(sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gmac/s")
 				})

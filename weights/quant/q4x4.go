@@ -13,11 +13,12 @@ import (
 // eight scattered loads; the arithmetic, and so every rounding, stays
 // exactly that of the plain layout.
 //
-// Groups 2p and 2p+1 are interleaved block by block: the pair's 8·rowBytes
-// bytes are [g0 b0][g1 b0][g0 b1][g1 b1]…, so a kernel that computes eight
-// rows per pass, sharing the activation's loads between them, reads one
-// sequential stream (two streams 4·rowBytes apart read DRAM markedly
-// slower). An odd last group stays on its own, block after block.
+// Paired (for kernels that compute eight rows per pass), groups 2p and
+// 2p+1 are interleaved block by block: the pair's 8·rowBytes bytes are
+// [g0 b0][g1 b0][g0 b1][g1 b1]…, so such a kernel, sharing the
+// activation's loads between the two groups, reads one sequential stream
+// (two streams 4·rowBytes apart read DRAM markedly slower). An odd last
+// group stays on its own, block after block, as every group does unpaired.
 const Q4_0x4Group = 4 * Q4_0Bytes
 
 // CanPackQ4_0x4 reports whether a rows×rowBytes Q4_0 matrix can be packed.
@@ -27,16 +28,16 @@ func CanPackQ4_0x4(rows, rowBytes int) bool {
 
 // Q4_0x4Offset is where block b of group g starts in a packed matrix of
 // groups groups of nb blocks.
-func Q4_0x4Offset(groups, nb, g, b int) int {
-	if g < groups&^1 {
+func Q4_0x4Offset(groups, nb, g, b int, paired bool) int {
+	if paired && g < groups&^1 {
 		return g/2*2*nb*Q4_0x4Group + b*2*Q4_0x4Group + g%2*Q4_0x4Group
 	}
 	return g*nb*Q4_0x4Group + b*Q4_0x4Group
 }
 
 // PackQ4_0x4 rearranges rows Q4_0 rows of rowBytes bytes (data holds exactly
-// rows·rowBytes bytes) into the Q4_0x4 layout, in place.
-func PackQ4_0x4(data []byte, rows, rowBytes int) error {
+// rows·rowBytes bytes) into the Q4_0x4 layout, paired or not, in place.
+func PackQ4_0x4(data []byte, rows, rowBytes int, paired bool) error {
 	if err := checkQ4_0x4(data, rows, rowBytes); err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func PackQ4_0x4(data []byte, rows, rowBytes int) error {
 		copy(tmp, span)
 		for h := 0; h < n; h++ {
 			for b := 0; b < nb; b++ {
-				dst := data[Q4_0x4Offset(groups, nb, g+h, b):][:Q4_0x4Group]
+				dst := data[Q4_0x4Offset(groups, nb, g+h, b, paired):][:Q4_0x4Group]
 				for r := 0; r < 4; r++ {
 					src := tmp[(4*h+r)*rowBytes+b*Q4_0Bytes:]
 					dst[2*r], dst[2*r+1] = src[0], src[1]
@@ -65,7 +66,7 @@ func PackQ4_0x4(data []byte, rows, rowBytes int) error {
 }
 
 // UnpackQ4_0x4 undoes PackQ4_0x4 in place.
-func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
+func UnpackQ4_0x4(data []byte, rows, rowBytes int, paired bool) error {
 	if err := checkQ4_0x4(data, rows, rowBytes); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
 	for g := 0; g < groups; g += 2 {
 		n := min(2, groups-g)
 		for r := 4 * g; r < 4*(g+n); r++ {
-			Q4_0x4Row(data, rows, r, rowBytes, tmp[(r-4*g)*rowBytes:(r-4*g+1)*rowBytes])
+			Q4_0x4Row(data, rows, r, rowBytes, paired, tmp[(r-4*g)*rowBytes:(r-4*g+1)*rowBytes])
 		}
 		copy(data[g*4*rowBytes:(g+n)*4*rowBytes], tmp)
 	}
@@ -85,11 +86,11 @@ func UnpackQ4_0x4(data []byte, rows, rowBytes int) error {
 
 // Q4_0x4Row copies row r of a packed matrix of rows rows into dst
 // (rowBytes bytes) in the plain Q4_0 layout.
-func Q4_0x4Row(data []byte, rows, r, rowBytes int, dst []byte) {
+func Q4_0x4Row(data []byte, rows, r, rowBytes int, paired bool, dst []byte) {
 	nb := rowBytes / Q4_0Bytes
 	i := r % 4
 	for b := 0; b < nb; b++ {
-		src := data[Q4_0x4Offset(rows/4, nb, r/4, b):]
+		src := data[Q4_0x4Offset(rows/4, nb, r/4, b, paired):]
 		out := dst[b*Q4_0Bytes : (b+1)*Q4_0Bytes]
 		out[0], out[1] = src[2*i], src[2*i+1]
 		copy(out[2:], src[8+16*i:8+16*i+16])

@@ -8,14 +8,17 @@ import (
 
 func TestQ4_0x4RoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range []struct{ rows, nb int }{{4, 1}, {8, 3}, {12, 48}, {4, 24}, {16, 2}, {20, 5}} {
+	for _, tc := range []struct {
+		rows, nb int
+		paired   bool
+	}{{4, 1, false}, {8, 3, false}, {12, 48, false}, {4, 24, true}, {16, 2, true}, {20, 5, true}, {8, 3, true}, {12, 48, true}} {
 		rowBytes := tc.nb * Q4_0Bytes
 		orig := make([]byte, tc.rows*rowBytes)
 		for i := range orig {
 			orig[i] = byte(r.UintN(256))
 		}
 		data := bytes.Clone(orig)
-		if err := PackQ4_0x4(data, tc.rows, rowBytes); err != nil {
+		if err := PackQ4_0x4(data, tc.rows, rowBytes, tc.paired); err != nil {
 			t.Fatal(err)
 		}
 		// Block b of row 4g+i: scale at 2i, nibbles at 8+16i of the group's
@@ -23,14 +26,14 @@ func TestQ4_0x4RoundTrip(t *testing.T) {
 		// half, or (an odd last group) on its own.
 		for row := 0; row < tc.rows; row++ {
 			got := make([]byte, rowBytes)
-			Q4_0x4Row(data, tc.rows, row, rowBytes, got)
+			Q4_0x4Row(data, tc.rows, row, rowBytes, tc.paired, got)
 			if want := orig[row*rowBytes : (row+1)*rowBytes]; !bytes.Equal(got, want) {
 				t.Fatalf("%d×%d: row %d reads back %x, want %x", tc.rows, tc.nb, row, got, want)
 			}
 			g, i := row/4, row%4
 			for b := 0; b < tc.nb; b++ {
 				off := g/2*8*rowBytes + b*2*Q4_0x4Group + g%2*Q4_0x4Group
-				if g == tc.rows/4-1 && g%2 == 0 {
+				if !tc.paired || g == tc.rows/4-1 && g%2 == 0 {
 					off = g*4*rowBytes + b*Q4_0x4Group
 				}
 				blk := data[off:]
@@ -40,7 +43,7 @@ func TestQ4_0x4RoundTrip(t *testing.T) {
 				}
 			}
 		}
-		if err := UnpackQ4_0x4(data, tc.rows, rowBytes); err != nil {
+		if err := UnpackQ4_0x4(data, tc.rows, rowBytes, tc.paired); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(data, orig) {
@@ -51,7 +54,7 @@ func TestQ4_0x4RoundTrip(t *testing.T) {
 
 func TestQ4_0x4Rejects(t *testing.T) {
 	for _, tc := range []struct{ rows, rowBytes, n int }{{3, 18, 54}, {4, 17, 68}, {4, 18, 71}, {0, 18, 0}} {
-		if err := PackQ4_0x4(make([]byte, tc.n), tc.rows, tc.rowBytes); err == nil {
+		if err := PackQ4_0x4(make([]byte, tc.n), tc.rows, tc.rowBytes, true); err == nil {
 			t.Errorf("PackQ4_0x4(%d rows of %d bytes, %d bytes) = nil, want an error", tc.rows, tc.rowBytes, tc.n)
 		}
 	}
@@ -62,7 +65,7 @@ func BenchmarkPackQ4_0x4(b *testing.B) {
 	data := make([]byte, rows*rowBytes)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := PackQ4_0x4(data, rows, rowBytes); err != nil {
+		if err := PackQ4_0x4(data, rows, rowBytes, true); err != nil {
 			b.Fatal(err)
 		}
 	}
