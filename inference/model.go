@@ -12,6 +12,7 @@ import (
 	"smallthinker/weights/arch"
 	"smallthinker/weights/experts"
 	"smallthinker/weights/gguf"
+	"smallthinker/weights/hugemem"
 	"smallthinker/weights/quant"
 )
 
@@ -86,11 +87,12 @@ type Model struct {
 
 	// Q4_0x4 packing (packing.go).
 	packQ4       bool
-	pairQ4       bool // packed groups in pairs (quant.PackQ4_0x4)
+	pairQ4       bool           // packed groups in pairs (quant.PackQ4_0x4)
 	packMu       [16]sync.Mutex // striped by expert: packing one in the mapping
 	mappedPacked []atomic.Bool  // per layer·expert: packed in the mapping
 	packer       backgroundPacker
-	passes       atomic.Int32 // forward passes running (the packer waits for none)
+	resident     *hugemem.Buffer // the packed resident matrices (nil: none)
+	passes       atomic.Int32    // forward passes running (the packer waits for none)
 }
 
 // layer holds one transformer block's weights, named after the GGUF tensors.
@@ -207,12 +209,6 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 		l := &m.layers[il]
 		resident = append(resident, &l.q, &l.k, &l.v, &l.o)
 	}
-	for _, w := range resident {
-		if err := m.packResident(w); err != nil {
-			return nil, err
-		}
-	}
-	m.SetThreads(opts.Threads)
 	if m.headPredictor, err = loadSparseHead(f, D, cfg.Vocab); err != nil {
 		return nil, err
 	}
@@ -235,6 +231,12 @@ func newModel(f *gguf.File, opts LoadOptions) (*Model, error) {
 	if m.layout, err = experts.NewLayout(f, cfg.Layers, cfg.Experts, cfg.ExpertsUsed); err != nil {
 		return nil, err
 	}
+	// Last: nothing fails after it, so nothing else must free the buffer.
+	if err := m.packResident(resident); err != nil {
+		m.resident.Free()
+		return nil, err
+	}
+	m.SetThreads(opts.Threads)
 	return m, nil
 }
 
@@ -291,6 +293,10 @@ func (m *Model) Close() error {
 	}
 	if c := m.cache.Swap(nil); c != nil {
 		c.Close()
+	}
+	if m.resident != nil {
+		m.resident.Free()
+		m.resident = nil
 	}
 	if m.file != nil {
 		err := m.file.Close()

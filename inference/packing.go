@@ -8,6 +8,7 @@ import (
 	"smallthinker/inference/kernels"
 	"smallthinker/weights/experts"
 	"smallthinker/weights/gguf"
+	"smallthinker/weights/hugemem"
 	"smallthinker/weights/quant"
 )
 
@@ -31,16 +32,41 @@ func (m *Model) packable(t gguf.TensorType, rows, rowBytes int) bool {
 	return m.packQ4 && t == gguf.Q4_0 && quant.CanPackQ4_0x4(rows, rowBytes)
 }
 
-// packResident repacks a resident matrix in place.
-func (m *Model) packResident(w *Matrix) error {
-	if !m.packable(w.Type, w.Rows, w.RowBytes) {
+// packResident moves the packable resident matrices into one huge-page
+// buffer and packs them there (hugemem: decode streams them every token,
+// and from huge pages faster than from the mapping's copy-on-write 4 KiB
+// pages), giving the mapping's pages back.
+func (m *Model) packResident(ws []*Matrix) error {
+	total := 0
+	for _, w := range ws {
+		if m.packable(w.Type, w.Rows, w.RowBytes) {
+			total += (w.Bytes() + 63) &^ 63
+		}
+	}
+	if total == 0 {
 		return nil
 	}
-	m.file.PrefaultWrite(w.Data)
-	if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes, m.pairQ4); err != nil {
-		return err
+	buf, err := hugemem.Alloc(total)
+	if err != nil {
+		return fmt.Errorf("resident weights: %w", err)
 	}
-	w.Packed, w.Paired = true, m.pairQ4
+	m.resident = buf
+	mem := buf.Bytes()
+	for _, w := range ws {
+		if !m.packable(w.Type, w.Rows, w.RowBytes) {
+			continue
+		}
+		n := w.Bytes()
+		dst := mem[:n:n]
+		mem = mem[(n+63)&^63:]
+		copy(dst, w.Data)
+		if err := quant.PackQ4_0x4(dst, w.Rows, w.RowBytes, m.pairQ4); err != nil {
+			return err
+		}
+		_ = m.file.DropPages(w.Data) // only memory is at stake
+		w.Data = dst
+		w.Packed, w.Paired = true, m.pairQ4
+	}
 	return nil
 }
 

@@ -631,6 +631,30 @@ func (f *File) DropPrivate(t *TensorInfo) error {
 	return dropPrivate(f.mapping[lo:hi])
 }
 
+// DropPages gives back the whole pages inside b, a part of the mapping the
+// caller no longer reads (it copied them elsewhere): clean pages leave this
+// process's resident set, changed ones read as the file again. Partial
+// pages at the ends are kept, as other tensors may share them. b outside
+// the mapping is ignored.
+func (f *File) DropPages(b []byte) error {
+	if !f.mmapped || len(b) == 0 || len(f.mapping) == 0 {
+		return nil
+	}
+	base := uintptr(unsafe.Pointer(&f.mapping[0]))
+	p := uintptr(unsafe.Pointer(&b[0]))
+	if p < base || p+uintptr(len(b)) > base+uintptr(len(f.mapping)) {
+		return nil
+	}
+	page := os.Getpagesize()
+	off := int(p - base)
+	lo := (off + page - 1) / page * page
+	hi := (off + len(b)) / page * page
+	if hi <= lo {
+		return nil
+	}
+	return dropPrivate(f.mapping[lo:hi])
+}
+
 // PrefaultWrite prepares b, a part of the mapping about to be rewritten in
 // place, in one system call: without it every page faults twice (once to
 // read the file, once to copy it for the write), which costs more than the

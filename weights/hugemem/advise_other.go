@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package hugemem
+
+func madviseHuge([]byte) error { return nil }
