@@ -290,4 +290,25 @@ func TestMappingIsPrivate(t *testing.T) {
 	if lo > 0 && b[lo-1] != 0xAA {
 		t.Fatal("DropPrivate dropped a page the tensor shares")
 	}
+	// DropPages does the same for any part of the mapping, and ignores
+	// memory outside it.
+	for i := range b {
+		b[i] = 0xBB
+	}
+	part := b[100 : len(b)-100]
+	if err := f.DropPages(part); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.DropPages(make([]byte, 3*page)); err != nil {
+		t.Fatal(err)
+	}
+	base := int(off) // b[i] is at file offset off+i
+	first := (base+100+page-1)/page*page - base
+	last := (base+len(b)-100)/page*page - base
+	if !bytes.Equal(b[first:last], orig[first:last]) {
+		t.Fatal("DropPages did not restore the file's bytes")
+	}
+	if b[first-1] != 0xBB || b[last] != 0xBB {
+		t.Fatal("DropPages dropped a page only partly inside its range")
+	}
 }

@@ -622,13 +622,7 @@ func (f *File) DropPrivate(t *TensorInfo) error {
 		return nil
 	}
 	off, n := f.Range(t)
-	page := int64(os.Getpagesize())
-	lo := (off + page - 1) / page * page
-	hi := (off + n) / page * page
-	if hi <= lo {
-		return nil
-	}
-	return dropPrivate(f.mapping[lo:hi])
+	return f.DropPages(f.mapping[off : off+n])
 }
 
 // DropPages gives back the whole pages inside b, a part of the mapping the
