@@ -92,6 +92,7 @@ type Model struct {
 	mappedPacked []atomic.Bool  // per layer·expert: packed in the mapping
 	packer       backgroundPacker
 	resident     *hugemem.Buffer // the packed resident matrices (nil: none)
+	expArena     *expertArena    // experts used in place, copied and packed (nil: none)
 	passes       atomic.Int32    // forward passes running (the packer waits for none)
 }
 
@@ -135,6 +136,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 			return nil, err
 		}
 	}
+	m.placeExperts()
 	m.startPacker()
 	return m, nil
 }
@@ -297,6 +299,10 @@ func (m *Model) Close() error {
 	if m.resident != nil {
 		m.resident.Free()
 		m.resident = nil
+	}
+	if a := m.expArena; a != nil {
+		m.expArena = nil
+		a.buf.Free()
 	}
 	if m.file != nil {
 		err := m.file.Close()

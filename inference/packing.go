@@ -125,19 +125,68 @@ func (m *Model) expertMatrices(il, e int, ex *experts.Expert) (gate, up, down Ma
 			down.Rows, down.Cols = F, D
 		}
 	} else {
-		gate, up = l.gate.slice(e*F, F), l.up.slice(e*F, F)
-		if c.DownTransposed {
-			down = l.down.slice(e*F, F)
+		gate, up, down = expertSlices(l.gate, l.up, l.down, e, D, F, c.DownTransposed)
+		if a := m.expArena; a != nil {
+			src := [3]Matrix{gate, up, down}
+			gate, up, down = expertSlices(a.layers[il][0], a.layers[il][1], a.layers[il][2], e, D, F, c.DownTransposed)
+			m.packMapped(il, e, &src, [3]*Matrix{&gate, &up, &down})
 		} else {
-			down = l.down.slice(e*D, D)
+			m.packMapped(il, e, nil, [3]*Matrix{&gate, &up, &down})
 		}
-		m.packMapped(il, e, [3]*Matrix{&gate, &up, &down})
 	}
 	gate.Packed = m.expertPacked(il, experts.Gate)
 	up.Packed = m.expertPacked(il, experts.Up)
 	down.Packed = m.expertPacked(il, experts.Down)
 	gate.Paired, up.Paired, down.Paired = gate.Packed && m.pairQ4, up.Packed && m.pairQ4, down.Packed && m.pairQ4
 	return gate, up, down
+}
+
+// expertSlices is expert e's rows of a layer's gate, up and down matrices.
+func expertSlices(gate, up, down Matrix, e, D, F int, downTransposed bool) (Matrix, Matrix, Matrix) {
+	if downTransposed {
+		return gate.slice(e*F, F), up.slice(e*F, F), down.slice(e*F, F)
+	}
+	return gate.slice(e*F, F), up.slice(e*F, F), down.slice(e*D, D)
+}
+
+// expertArena holds, while every expert is used in place, the experts
+// copied out of the mapping on first use (or by the background packer)
+// and packed there: huge pages, where the mapping's copy-on-write 4 KiB
+// pages stream slower (see hugemem). Its pages are touched, so count, only
+// as experts arrive; it goes when the expert cache takes over.
+type expertArena struct {
+	buf    *hugemem.Buffer
+	layers [][3]Matrix // per layer: gate, up, down, shaped as the layer's
+}
+
+// placeExperts makes the expert arena when experts are used in place and
+// packed. Without one (it could not be reserved: ~11 GB of address space
+// for the 21B) experts are packed in the mapping instead.
+func (m *Model) placeExperts() {
+	if !m.packQ4 || m.cache.Load() != nil || len(m.layers) == 0 {
+		return
+	}
+	total := 0
+	for i := range m.layers {
+		l := &m.layers[i]
+		total += (l.gate.Bytes()+63)&^63 + (l.up.Bytes()+63)&^63 + (l.down.Bytes()+63)&^63
+	}
+	buf, err := hugemem.Alloc(total)
+	if err != nil {
+		return
+	}
+	a := &expertArena{buf: buf, layers: make([][3]Matrix, len(m.layers))}
+	mem := buf.Bytes()
+	for i := range m.layers {
+		l := &m.layers[i]
+		for j, w := range []Matrix{l.gate, l.up, l.down} {
+			n := w.Bytes()
+			w.Data = mem[:n:n]
+			mem = mem[(n+63)&^63:]
+			a.layers[i][j] = w
+		}
+	}
+	m.expArena = a
 }
 
 // packMappedExperts packs the listed experts of layer il in the mapping, in
@@ -173,8 +222,10 @@ func (t *packTask) Run(_, lo, hi int) {
 	}
 }
 
-// packMapped packs expert e of layer il in the mapping once.
-func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
+// packMapped prepares expert e of layer il once: copied from src (its
+// parts in the mapping) into parts (in the expert arena) and packed there,
+// or, src nil, packed in the mapping in place.
+func (m *Model) packMapped(il, e int, src *[3]Matrix, parts [3]*Matrix) {
 	done := &m.mappedPacked[il*m.Config.Experts+e]
 	if done.Load() {
 		return
@@ -186,8 +237,14 @@ func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
 		return
 	}
 	for i, w := range parts {
+		if src != nil {
+			copy(w.Data, src[i].Data)
+			_ = m.file.DropPages(src[i].Data) // read once; only memory is at stake
+		}
 		if m.expertPacked(il, experts.Part(i)) {
-			m.file.PrefaultWrite(w.Data)
+			if src == nil {
+				m.file.PrefaultWrite(w.Data)
+			}
 			// Shapes were validated at load: this cannot fail.
 			if err := quant.PackQ4_0x4(w.Data, w.Rows, w.RowBytes, m.pairQ4); err != nil {
 				panic(err)
@@ -197,13 +254,18 @@ func (m *Model) packMapped(il, e int, parts [3]*Matrix) {
 	done.Store(true)
 }
 
-// dropMappedExperts gives back the memory of experts packed in the mapping
-// once the expert cache has taken over (it never gives them back). The
-// pages revert to the file's plain layout, and so do the flags: the caller
-// holds execMu, so no pass is packing or reading them.
+// dropMappedExperts gives back the memory of experts prepared for use in
+// place (the arena, or pages packed in the mapping) once the expert cache
+// has taken over (it never gives them back). The mapping's pages revert to
+// the file's plain layout, and so do the flags: the caller holds execMu, so
+// no pass is packing or reading them.
 func (m *Model) dropMappedExperts() {
 	for i := range m.mappedPacked {
 		m.mappedPacked[i].Store(false)
+	}
+	if a := m.expArena; a != nil {
+		m.expArena = nil
+		_ = a.buf.Free()
 	}
 	for il := range m.layers {
 		for _, name := range []string{"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"} {
