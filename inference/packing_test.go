@@ -94,10 +94,20 @@ func TestPackedBudgetSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	want := logitsOf(t, m, ids) // packs the experts it uses in the mapping
+	want := logitsOf(t, m, ids) // copies the experts it uses into the arena, packed
+	if m.expArena == nil {
+		t.Fatal("experts used in place have no arena")
+	}
+	gate, _, _ := m.expertMatrices(0, 0, nil)
+	if a := m.expArena.buf.Bytes(); &gate.Data[0] != &a[0] {
+		t.Fatal("expert 0 of layer 0 is not read from the arena")
+	}
 	b := m.Breakdown(0)
 	if err := m.SetBudget(b.MinBudget); err != nil { // fewer slots than experts
 		t.Fatal(err)
+	}
+	if m.expArena != nil {
+		t.Fatal("the arena outlived the switch to the expert cache")
 	}
 	got := logitsOf(t, m, ids)
 	for p := range want {
