@@ -15,8 +15,9 @@
 //	                          Q4_0/Q8_0 do four activations per weight load, bit-identical to Gemv
 //	GemvRows(t, w, rowBytes, x, n, rows, out)  only the listed rows (ReGLU's active up rows),
 //	                          four scattered rows at a time with the next four prefetched
-//	GemmQ4_0x4(…)             Q4_0 packed four rows side by side (quant.PackQ4_0x4) with
-//	                          Q8_0Aux activations: the fastest layout, bit-identical to Gemv
+//	GemmQ4_0x4(…)             Q4_0 packed four rows side by side (quant.PackQ4_0x4; groups
+//	                          paired where PairsQ4_0) with Q8_0Aux activations: the fastest
+//	                          layout, bit-identical to Gemv
 //	GemvTask, GemmTask        the same as parallel.Task values (Run(worker, lo, hi) over rows)
 //	QuantizeQ8_0(x, dst)      activations → Q8_0, bit-identical to quant.QuantizeActQ8_0
 //	Dot, Axpy, Scale, ScaleMul  float32 helpers for attention and norms
