@@ -40,6 +40,40 @@ func TestAlloc(t *testing.T) {
 	}
 }
 
+// Map trims its alignment slack: the mapping is exactly the buffer's pages,
+// so a partial huge page at the end never becomes resident whole.
+func TestMapExact(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/maps")
+	}
+	n := 3*hugePage + 5*4096 + 100
+	b, err := Map(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Unmap(b)
+	start := uintptr(unsafe.Pointer(&b[0]))
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	page := uintptr(os.Getpagesize())
+	want := start + (uintptr(n)+page-1)/page*page
+	for _, l := range strings.Split(string(maps), "\n") {
+		var lo, hi uintptr
+		if k, _ := fmt.Sscanf(l, "%x-%x ", &lo, &hi); k == 2 && lo <= start && start < hi {
+			// Neighbouring anonymous mappings may merge with it; its end
+			// must still not reach past the buffer's last page unless
+			// something else was mapped there.
+			if hi < want {
+				t.Fatalf("mapping %x-%x does not cover the buffer %x-%x", lo, hi, start, want)
+			}
+			return
+		}
+	}
+	t.Fatal("the buffer's mapping is not in /proc/self/maps")
+}
+
 // Where THP may be used (madvise or always), the buffer may get huge pages
 // (whether it does depends on the memory's fragmentation at the time).
 func TestHugePages(t *testing.T) {

@@ -2,7 +2,12 @@
 
 package hugemem
 
-// alloc falls back to the Go heap.
+// Map falls back to the Go heap (no alignment, no huge pages).
+func Map(n int) ([]byte, error) { return make([]byte, n), nil }
+
+// Unmap does nothing for Go heap memory.
+func Unmap([]byte) error { return nil }
+
 func alloc(n int) (base, b []byte, err error) { return nil, make([]byte, n), nil }
 
 func free([]byte) error { return nil }
