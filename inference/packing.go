@@ -59,15 +59,27 @@ func (m *Model) packResident(ws []*Matrix) error {
 		n := w.Bytes()
 		dst := mem[:n:n]
 		mem = mem[(n+63)&^63:]
-		copy(dst, w.Data)
+		m.copyOut(dst, w.Data)
 		if err := quant.PackQ4_0x4(dst, w.Rows, w.RowBytes, m.pairQ4); err != nil {
 			return err
 		}
-		_ = m.file.DropPages(w.Data) // only memory is at stake
 		w.Data = dst
 		w.Packed, w.Paired = true, m.pairQ4
 	}
 	return nil
+}
+
+// copyOut copies src, a part of the mapping read only this once, to dst,
+// giving back src's pages as it goes: the copy never holds both whole (the
+// lm_head alone is 131 MB in the 4B).
+func (m *Model) copyOut(dst, src []byte) {
+	const step = 4 << 20
+	for off := 0; off < len(src); off += step {
+		end := min(off+step, len(src))
+		copy(dst[off:end], src[off:end])
+		_ = m.file.DropPages(src[off:end]) // only memory is at stake
+	}
+	_ = m.file.DropPages(src) // the pages straddling two steps
 }
 
 // expertShape is the rows and row bytes of one expert's part in layer il.
@@ -238,8 +250,7 @@ func (m *Model) packMapped(il, e int, src *[3]Matrix, parts [3]*Matrix) {
 	}
 	for i, w := range parts {
 		if src != nil {
-			copy(w.Data, src[i].Data)
-			_ = m.file.DropPages(src[i].Data) // read once; only memory is at stake
+			m.copyOut(w.Data, src[i].Data)
 		}
 		if m.expertPacked(il, experts.Part(i)) {
 			if src == nil {
