@@ -369,9 +369,8 @@ func (s *state) addExpert(tok, slot int, w float32, y []float32) {
 		dst = make([]float32, len(y))
 		s.slotOut[tok*k+slot] = dst
 	}
-	for i, v := range y {
-		dst[i] = v * w
-	}
+	copy(dst, y)
+	kernels.Scale(w, dst) // each v·w rounded once, as the loop would
 }
 
 // sumSlots sets s.moe[t] to Σ_slot (w·y) in slot order for the first T tokens.
@@ -381,9 +380,7 @@ func (s *state) sumSlots(T int) {
 		moe := s.moe[t]
 		copy(moe, s.slotOut[t*k])
 		for j := 1; j < k; j++ {
-			for i, v := range s.slotOut[t*k+j] {
-				moe[i] += v
-			}
+			kernels.Axpy(1, s.slotOut[t*k+j], moe) // 1·v is exact: moe[i]+v rounded once
 		}
 	}
 }
