@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"smallthinker/inference/kernels"
 )
 
 // Sampler picks the next token from logits: repetition penalty, then
@@ -114,7 +116,16 @@ func (s *Sampler) Sample(logits []float32) int {
 
 // Argmax is the index of the largest value, the lowest index on ties (greedy decoding).
 func Argmax(x []float32) int {
-	best := 0
+	// The vector max, then the first element equal to it: one pass of
+	// compares instead of a dependent load per element (151936 logits).
+	if m := kernels.MaxF32(x); m == m && len(x) > 0 {
+		for i, v := range x {
+			if v == m {
+				return i
+			}
+		}
+	}
+	best := 0 // NaNs: the first element no later one exceeds
 	for i, v := range x {
 		if v > x[best] {
 			best = i
