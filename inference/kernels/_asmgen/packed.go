@@ -97,10 +97,45 @@ type x4Z struct {
 	w, wh, sl, sh, d VecPhysical // scratch
 }
 
+// x4Shared are the 512-bit gemv kernels' registers that a block's groups
+// share: the activation's bytes 0-15 and 16-31 and its Q8_0Aux -8·Σx terms
+// in every 128-bit lane, the 0x0f byte mask and the scale permutation.
+type x4Shared struct {
+	xlo, xhi, nlo, nhi, mask, perm VecPhysical
+}
+
+// load broadcasts the activation block at pkXp and its aux at pkAp.
+func (s x4Shared) load() {
+	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 2}, s.xlo)
+	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 18}, s.xhi)
+	VBROADCASTI32X4(Mem{Base: pkAp}, s.nlo)
+	VBROADCASTI32X4(Mem{Base: pkAp, Disp: 16}, s.nhi)
+}
+
+// group adds the group block at wq (72 bytes: four scales, four rows'
+// nibbles) into g's accumulators.
+func (s x4Shared) group(g x4Z, wq Mem) {
+	VMOVDQU32(wq.Offset(8), g.w) // four rows × 16 nibble bytes
+	VPSRLW(U8(4), g.w, g.wh)
+	VPANDD(s.mask, g.w, g.w) // elements 0..15 of each row
+	VPANDD(s.mask, g.wh, g.wh)
+	VMOVDQA32(s.nlo, g.sl) // start the sums at -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
+	VMOVDQA32(s.nhi, g.sh)
+	vpdpbusd(s.xlo, g.w, g.sl)
+	vpdpbusd(s.xhi, g.wh, g.sh)
+	VCVTDQ2PS(g.sl, g.sl)
+	VCVTDQ2PS(g.sh, g.sh)
+	VCVTPH2PS(wq, g.d.AsX())                                // the four rows' scales
+	VMULPS(Mem{Base: pkAp, Disp: 32}, g.d.AsX(), g.d.AsX()) // × the activation's
+	VPERMPS(g.d, s.perm, g.d)                               // row r's product in lanes 4r..4r+3
+	VFMADD231PS(g.d, g.sl, g.lo)
+	VFMADD231PS(g.d, g.sh, g.hi)
+}
+
 // gemvQ4_0x4AVX512 does one group (4 rows) per pass on 512-bit registers:
 // one register holds a block of four rows' nibbles, each 128-bit lane one
-// row. (Two groups per pass, sharing the activation loads, ran at half the
-// speed from DRAM: two streams 4·rowBytes apart stream worse than one.)
+// row. It takes unpaired groups, and a pair's halves where a run starts or
+// ends inside one; whole pairs go to gemvQ4_0x4PairsAVX512.
 func gemvQ4_0x4AVX512() {
 	packedArgs("gemvQ4_0x4AVX512")
 	mask, perm, gather := Z31, Z30, Z29
@@ -118,29 +153,7 @@ func gemvQ4_0x4AVX512() {
 	VMOVDQU32(gatherIdx, gather)
 	ga := x4Z{Z4, Z5, Z8, Z9, Z10, Z11, Z12}
 
-	group := func(g x4Z, wq Mem) {
-		VMOVDQU32(wq.Offset(8), g.w) // four rows × 16 nibble bytes
-		VPSRLW(U8(4), g.w, g.wh)
-		VPANDD(mask, g.w, g.w) // elements 0..15 of each row
-		VPANDD(mask, g.wh, g.wh)
-		VMOVDQA32(nlo, g.sl) // start the sums at -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
-		VMOVDQA32(nhi, g.sh)
-		vpdpbusd(xlo, g.w, g.sl)
-		vpdpbusd(xhi, g.wh, g.sh)
-		VCVTDQ2PS(g.sl, g.sl)
-		VCVTDQ2PS(g.sh, g.sh)
-		VCVTPH2PS(wq, g.d.AsX())                                // the four rows' scales
-		VMULPS(Mem{Base: pkAp, Disp: 32}, g.d.AsX(), g.d.AsX()) // × the activation's
-		VPERMPS(g.d, perm, g.d)                                 // row r's product in lanes 4r..4r+3
-		VFMADD231PS(g.d, g.sl, g.lo)
-		VFMADD231PS(g.d, g.sh, g.hi)
-	}
-	shared := func() {
-		VBROADCASTI32X4(Mem{Base: pkXp, Disp: 2}, xlo)
-		VBROADCASTI32X4(Mem{Base: pkXp, Disp: 18}, xhi)
-		VBROADCASTI32X4(Mem{Base: pkAp}, nlo)
-		VBROADCASTI32X4(Mem{Base: pkAp, Disp: 16}, nhi)
-	}
+	sh := x4Shared{xlo, xhi, nlo, nhi, mask, perm}
 	// store reduces each row as hsum_float_8 and writes four floats at off(out).
 	store := func(g x4Z, off int) {
 		q4x4ReduceAVX512(g.lo, g.hi, g.w, gather)
@@ -158,8 +171,8 @@ func gemvQ4_0x4AVX512() {
 	TESTQ(pkLeft, pkLeft)
 	JZ(LabelRef("store"))
 	PREFETCHT0(Mem{Base: pkWp, Disp: pkPrefetch})
-	shared()
-	group(ga, Mem{Base: pkWp})
+	sh.load()
+	sh.group(ga, Mem{Base: pkWp})
 	blockNext()
 	JMP(LabelRef("block"))
 	Label("store")
@@ -210,27 +223,10 @@ func gemvQ4_0x4PairsAVX512() {
 	JZ(LabelRef(name + "_store"))
 	PREFETCHT0(Mem{Base: pkWp, Disp: 2 * pkPrefetch})
 	PREFETCHT0(Mem{Base: pkWp, Disp: 2*pkPrefetch + x4Block})
-	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 2}, xlo)
-	VBROADCASTI32X4(Mem{Base: pkXp, Disp: 18}, xhi)
-	VBROADCASTI32X4(Mem{Base: pkAp}, nlo)
-	VBROADCASTI32X4(Mem{Base: pkAp, Disp: 16}, nhi)
+	sh := x4Shared{xlo, xhi, nlo, nhi, mask, perm}
+	sh.load()
 	for i, g := range gs {
-		wq := Mem{Base: pkWp, Disp: x4Block * i}
-		VMOVDQU32(wq.Offset(8), g.w) // four rows × 16 nibble bytes
-		VPSRLW(U8(4), g.w, g.wh)
-		VPANDD(mask, g.w, g.w) // elements 0..15 of each row
-		VPANDD(mask, g.wh, g.wh)
-		VMOVDQA32(nlo, g.sl) // start the sums at -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
-		VMOVDQA32(nhi, g.sh)
-		vpdpbusd(xlo, g.w, g.sl)
-		vpdpbusd(xhi, g.wh, g.sh)
-		VCVTDQ2PS(g.sl, g.sl)
-		VCVTDQ2PS(g.sh, g.sh)
-		VCVTPH2PS(wq, g.d.AsX())                                // the four rows' scales
-		VMULPS(Mem{Base: pkAp, Disp: 32}, g.d.AsX(), g.d.AsX()) // × the activation's
-		VPERMPS(g.d, perm, g.d)                                 // row r's product in lanes 4r..4r+3
-		VFMADD231PS(g.d, g.sl, g.lo)
-		VFMADD231PS(g.d, g.sh, g.hi)
+		sh.group(g, Mem{Base: pkWp, Disp: x4Block * i})
 	}
 	ADDQ(U32(2*x4Block), pkWp)
 	ADDQ(U8(q8BlockSize), pkXp)
