@@ -241,60 +241,48 @@ func pairedKernel() bool { return active == levelAVX512VNNI }
 // gemvQ4_0x4 runs the Q4_0x4 kernel on the run r of w (len(out) = 4·r.n);
 // callers check the bounds.
 func gemvQ4_0x4(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
-	switch active {
-	case levelAVX512VNNI:
-		if r.stride == 2*quant.Q4_0x4Group {
-			gemvQ4_0x4PairedAVX512(w, r, x, aux, nb, out)
-			return
-		}
-		gemvQ4_0x4AVX512(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], r.n, r.skip[0], r.skip[1])
-	case levelAVX2, levelAVXVNNI:
-		if r.stride == 2*quant.Q4_0x4Group {
-			gemvQ4_0x4PairedAVX2(w, r, x, aux, nb, out)
-			return
-		}
-		gemvQ4_0x4AVX2(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], r.n, r.skip[0], r.skip[1])
-	default:
+	switch {
+	case active == levelGeneric:
 		gemvQ4_0x4Generic(w, r, x, nb, out)
+	case r.stride == 2*quant.Q4_0x4Group:
+		gemvQ4_0x4Paired(w, r, x, aux, nb, out)
+	default:
+		gemvQ4_0x4Groups(&w[r.off], r.stride, x, aux, nb, out, r.n, r.skip)
 	}
 }
 
-// gemvQ4_0x4PairedAVX512 takes a run of paired groups through the pair
+// gemvQ4_0x4Groups runs the level's one-group kernel on n groups.
+func gemvQ4_0x4Groups(w *byte, stride int, x, aux []byte, nb int, out []float32, n int, skip [2]int) {
+	if active == levelAVX512VNNI {
+		gemvQ4_0x4AVX512(w, stride, &x[0], &aux[0], nb, &out[0], n, skip[0], skip[1])
+	} else {
+		gemvQ4_0x4AVX2(w, stride, &x[0], &aux[0], nb, &out[0], n, skip[0], skip[1])
+	}
+}
+
+// gemvQ4_0x4Paired takes a run of paired groups through the level's pair
 // kernel, and a leading second half or a trailing first half of a pair
-// through the one-group kernel.
-func gemvQ4_0x4PairedAVX512(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
+// through its one-group kernel. (AVX2 packs unpaired, see pairedKernel; its
+// pair kernel serves paired matrices met at that level, as in tests: the
+// one-group kernel would read each pair's blocks twice, 144 bytes apart.)
+func gemvQ4_0x4Paired(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
 	g, end := r.g0, r.g0+r.n
 	pairBytes := 2 * nb * quant.Q4_0x4Group
 	if g%2 == 1 {
-		gemvQ4_0x4AVX512(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], 1, 0, 0)
+		gemvQ4_0x4Groups(&w[r.off], r.stride, x, aux, nb, out, 1, [2]int{})
 		g++
 	}
 	if pairs := (end - g) / 2; pairs > 0 {
-		gemvQ4_0x4PairsAVX512(&w[g/2*pairBytes], &x[0], &aux[0], nb, &out[4*(g-r.g0)], pairs)
+		wp, o := &w[g/2*pairBytes], &out[4*(g-r.g0)]
+		if active == levelAVX512VNNI {
+			gemvQ4_0x4PairsAVX512(wp, &x[0], &aux[0], nb, o, pairs)
+		} else {
+			gemvQ4_0x4PairsAVX2(wp, &x[0], &aux[0], nb, o, pairs)
+		}
 		g += 2 * pairs
 	}
 	if g < end {
-		gemvQ4_0x4AVX512(&w[g/2*pairBytes], r.stride, &x[0], &aux[0], nb, &out[4*(g-r.g0)], 1, 0, 0)
-	}
-}
-
-// gemvQ4_0x4PairedAVX2 is gemvQ4_0x4PairedAVX512 with the AVX2 kernels,
-// for paired matrices met at the AVX2 level (tests, a level switched after
-// packing): the pair kernel reads the pair's blocks in one stream, where
-// the one-group kernel would read them twice, 144 bytes apart.
-func gemvQ4_0x4PairedAVX2(w []byte, r q4x4Run, x, aux []byte, nb int, out []float32) {
-	g, end := r.g0, r.g0+r.n
-	pairBytes := 2 * nb * quant.Q4_0x4Group
-	if g%2 == 1 {
-		gemvQ4_0x4AVX2(&w[r.off], r.stride, &x[0], &aux[0], nb, &out[0], 1, 0, 0)
-		g++
-	}
-	if pairs := (end - g) / 2; pairs > 0 {
-		gemvQ4_0x4PairsAVX2(&w[g/2*pairBytes], &x[0], &aux[0], nb, &out[4*(g-r.g0)], pairs)
-		g += 2 * pairs
-	}
-	if g < end {
-		gemvQ4_0x4AVX2(&w[g/2*pairBytes], r.stride, &x[0], &aux[0], nb, &out[4*(g-r.g0)], 1, 0, 0)
+		gemvQ4_0x4Groups(&w[g/2*pairBytes], r.stride, x, aux, nb, out[4*(g-r.g0):], 1, [2]int{})
 	}
 }
 
