@@ -40,7 +40,7 @@ func (m *Model) packResident(ws []*Matrix) error {
 	total := 0
 	for _, w := range ws {
 		if m.packable(w.Type, w.Rows, w.RowBytes) {
-			total += (w.Bytes() + 63) &^ 63
+			total += align64(w.Bytes())
 		}
 	}
 	if total == 0 {
@@ -56,9 +56,7 @@ func (m *Model) packResident(ws []*Matrix) error {
 		if !m.packable(w.Type, w.Rows, w.RowBytes) {
 			continue
 		}
-		n := w.Bytes()
-		dst := mem[:n:n]
-		mem = mem[(n+63)&^63:]
+		dst := carve(&mem, w.Bytes())
 		m.copyOut(dst, w.Data)
 		if err := quant.PackQ4_0x4(dst, w.Rows, w.RowBytes, m.pairQ4); err != nil {
 			return err
@@ -67,6 +65,17 @@ func (m *Model) packResident(ws []*Matrix) error {
 		w.Packed, w.Paired = true, m.pairQ4
 	}
 	return nil
+}
+
+// align64 rounds n up to a cache line: matrices carved from one buffer
+// start on their own lines.
+func align64(n int) int { return (n + 63) &^ 63 }
+
+// carve takes n bytes (then up to the next cache line) off the front of *mem.
+func carve(mem *[]byte, n int) []byte {
+	b := (*mem)[:n:n]
+	*mem = (*mem)[align64(n):]
+	return b
 }
 
 // copyOut copies src, a part of the mapping read only this once, to dst,
@@ -181,7 +190,7 @@ func (m *Model) placeExperts() {
 	total := 0
 	for i := range m.layers {
 		l := &m.layers[i]
-		total += (l.gate.Bytes()+63)&^63 + (l.up.Bytes()+63)&^63 + (l.down.Bytes()+63)&^63
+		total += align64(l.gate.Bytes()) + align64(l.up.Bytes()) + align64(l.down.Bytes())
 	}
 	buf, err := hugemem.Alloc(total)
 	if err != nil {
@@ -192,9 +201,7 @@ func (m *Model) placeExperts() {
 	for i := range m.layers {
 		l := &m.layers[i]
 		for j, w := range []Matrix{l.gate, l.up, l.down} {
-			n := w.Bytes()
-			w.Data = mem[:n:n]
-			mem = mem[(n+63)&^63:]
+			w.Data = carve(&mem, w.Bytes())
 			a.layers[i][j] = w
 		}
 	}
