@@ -62,6 +62,10 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		}
 		return
 	}
+	if q4 && len(xs) >= 4 && hi-lo >= 4 && n/qk <= gemmAuxBlocks && hasGemm4Q4_0Rows() {
+		gemmQ4Rows(w, rowBytes, xs, n, out, lo, hi)
+		return
+	}
 	if q4 && len(xs) >= 4 {
 		gemmQ4Pre(w, rowBytes, xs, n, out, lo, hi, tile)
 		return
@@ -75,6 +79,41 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 func gemmQ4Pre(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi, tile int) {
 	var pre gemmScratch
 	gemmQ(true, w, rowBytes, xs, n, out, lo, hi, tile, &pre)
+}
+
+// gemmAuxBlocks bounds the rows, in blocks (n ≤ 4096), whose four
+// activations' Q8_0Aux gemmQ4Rows keeps on its stack (32 KiB).
+const gemmAuxBlocks = 128
+
+// gemmQ4Rows is Gemm for Q4_0 through the gathered four-activation kernel
+// (gemm4Q4_0Rows), which wants each activation's Q8_0Aux: computed here,
+// four activations at a time, into a stack buffer. Rows past the last
+// whole four, and activations past the last whole four, take gemmQ.
+func gemmQ4Rows(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
+	nb := n / qk
+	var buf [4 * gemmAuxBlocks * Q8AuxBytes]byte
+	var auxs [4][]byte
+	for k := range auxs {
+		auxs[k] = buf[k*nb*Q8AuxBytes : (k+1)*nb*Q8AuxBytes]
+	}
+	quadEnd := lo + (hi-lo)&^3
+	step := max(4, (maxCallBytes/max(rowBytes, 1))&^3) // rows per asm call
+	j := 0
+	for ; j+4 <= len(xs); j += 4 {
+		for k := range auxs {
+			q8_0Aux(xs[j+k], auxs[k], nb)
+		}
+		for r0 := lo; r0 < quadEnd; r0 += step {
+			r1 := min(r0+step, quadEnd)
+			gemm4Q4_0Rows(w, rowBytes, xs[j:j+4], auxs[:], nb, out[j:j+4], r0, r1)
+		}
+	}
+	if quadEnd < hi {
+		gemmQ(true, w, rowBytes, xs[:j], n, out[:j], quadEnd, hi, hi-quadEnd, nil)
+	}
+	if j < len(xs) {
+		gemmQ(true, w, rowBytes, xs[j:], n, out[j:], lo, hi, quadRows(max(1, gemmTileBytes/max(rowBytes, 1))), nil)
+	}
 }
 
 // gemmQ is Gemm's tile loop for Q4_0 and Q8_0 weights; pre is gemm4's

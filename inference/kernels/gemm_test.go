@@ -20,6 +20,7 @@ func TestGemmMatchesGemv(t *testing.T) {
 			vd, _ := quant.VecDotFor(typ)
 			for _, tc := range []struct{ rows, acts, lo, hi int }{
 				{1, 1, 0, 1}, {5, 4, 0, 5}, {37, 5, 3, 30}, {300, 9, 0, 300}, {70, 8, 69, 70}, {10, 3, 4, 4},
+				{1000, 4, 2, 1000}, // several asm calls (Q4_0 gathered rows: 128 KiB each)
 			} {
 				t.Run(fmt.Sprintf("%s/rows=%d/acts=%d/[%d,%d)", typ, tc.rows, tc.acts, tc.lo, tc.hi), func(t *testing.T) {
 					rowBytes := typ.RowSize(n) + 4 // a gap between rows

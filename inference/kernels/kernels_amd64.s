@@ -5280,6 +5280,155 @@ gemm4Q4_0x4AVX512_done:
 	VZEROUPPER
 	RET
 
+// func gemm4Q4_0RowsAVX512(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, quads int)
+// Requires: AVX, AVX512BW, AVX512F, F16C
+TEXT ·gemm4Q4_0RowsAVX512(SB), NOSPLIT, $0-128
+	MOVQ         w+0(FP), R12
+	MOVQ         rowBytes+8(FP), R13
+	LEAQ         (R13)(R13*2), R14
+	MOVQ         quads+120(FP), R8
+	XORQ         DX, DX
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X31
+	VPBROADCASTD X31, Z31
+	VMOVDQU32    q4x4ScalePerm<>+0(SB), Z30
+	VMOVDQU32    q4x4Gather<>+0(SB), Z29
+
+gemm4Q4_0RowsAVX512_quad:
+	TESTQ  R8, R8
+	JZ     gemm4Q4_0RowsAVX512_done
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   x0+16(FP), DI
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   x1+24(FP), R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   x2+32(FP), R10
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   x3+40(FP), R11
+	MOVQ   R12, SI
+	XORQ   BX, BX
+	MOVQ   nb+80(FP), CX
+
+gemm4Q4_0RowsAVX512_block:
+	TESTQ           CX, CX
+	JZ              gemm4Q4_0RowsAVX512_store
+	VMOVDQU         2(SI), X8
+	VINSERTI32X4    $0x01, 2(SI)(R13*1), Z8, Z8
+	VINSERTI32X4    $0x02, 2(SI)(R13*2), Z8, Z8
+	VINSERTI32X4    $0x03, 2(SI)(R14*1), Z8, Z8
+	VPSRLW          $0x04, Z8, Z9
+	VPANDD          Z31, Z8, Z8
+	VPANDD          Z31, Z9, Z9
+	VMOVD           (SI), X10
+	VPINSRW         $0x01, (SI)(R13*1), X10, X10
+	VPINSRW         $0x02, (SI)(R13*2), X10, X10
+	VPINSRW         $0x03, (SI)(R14*1), X10, X10
+	VCVTPH2PS       X10, X10
+	VPERMPS         Z10, Z30, Z10
+	MOVQ            a0+48(FP), AX
+	VBROADCASTI32X4 2(DI), Z11
+	VBROADCASTI32X4 (AX)(BX*1), Z12
+	VPDPBUSD        Z11, Z8, Z12
+	VBROADCASTI32X4 18(DI), Z11
+	VBROADCASTI32X4 16(AX)(BX*1), Z13
+	VPDPBUSD        Z11, Z9, Z13
+	VCVTDQ2PS       Z12, Z12
+	VCVTDQ2PS       Z13, Z13
+	VMULPS.BCST     32(AX)(BX*1), Z10, Z14
+	VFMADD231PS     Z14, Z12, Z0
+	VFMADD231PS     Z14, Z13, Z1
+	MOVQ            a1+56(FP), AX
+	VBROADCASTI32X4 2(R9), Z15
+	VBROADCASTI32X4 (AX)(BX*1), Z16
+	VPDPBUSD        Z15, Z8, Z16
+	VBROADCASTI32X4 18(R9), Z15
+	VBROADCASTI32X4 16(AX)(BX*1), Z17
+	VPDPBUSD        Z15, Z9, Z17
+	VCVTDQ2PS       Z16, Z16
+	VCVTDQ2PS       Z17, Z17
+	VMULPS.BCST     32(AX)(BX*1), Z10, Z18
+	VFMADD231PS     Z18, Z16, Z2
+	VFMADD231PS     Z18, Z17, Z3
+	MOVQ            a2+64(FP), AX
+	VBROADCASTI32X4 2(R10), Z11
+	VBROADCASTI32X4 (AX)(BX*1), Z12
+	VPDPBUSD        Z11, Z8, Z12
+	VBROADCASTI32X4 18(R10), Z11
+	VBROADCASTI32X4 16(AX)(BX*1), Z13
+	VPDPBUSD        Z11, Z9, Z13
+	VCVTDQ2PS       Z12, Z12
+	VCVTDQ2PS       Z13, Z13
+	VMULPS.BCST     32(AX)(BX*1), Z10, Z14
+	VFMADD231PS     Z14, Z12, Z4
+	VFMADD231PS     Z14, Z13, Z5
+	MOVQ            a3+72(FP), AX
+	VBROADCASTI32X4 2(R11), Z15
+	VBROADCASTI32X4 (AX)(BX*1), Z16
+	VPDPBUSD        Z15, Z8, Z16
+	VBROADCASTI32X4 18(R11), Z15
+	VBROADCASTI32X4 16(AX)(BX*1), Z17
+	VPDPBUSD        Z15, Z9, Z17
+	VCVTDQ2PS       Z16, Z16
+	VCVTDQ2PS       Z17, Z17
+	VMULPS.BCST     32(AX)(BX*1), Z10, Z18
+	VFMADD231PS     Z18, Z16, Z6
+	VFMADD231PS     Z18, Z17, Z7
+	ADDQ            $0x12, SI
+	ADDQ            $0x22, DI
+	ADDQ            $0x22, R9
+	ADDQ            $0x22, R10
+	ADDQ            $0x22, R11
+	ADDQ            $0x40, BX
+	DECQ            CX
+	JMP             gemm4Q4_0RowsAVX512_block
+
+gemm4Q4_0RowsAVX512_store:
+	VADDPS    Z1, Z0, Z0
+	VPERMILPS $0x4e, Z0, Z11
+	VADDPS    Z11, Z0, Z0
+	VMOVSHDUP Z0, Z11
+	VADDPS    Z11, Z0, Z0
+	VPERMPS   Z0, Z29, Z11
+	MOVQ      o0+88(FP), AX
+	VMOVUPS   X11, (AX)(DX*1)
+	VADDPS    Z3, Z2, Z2
+	VPERMILPS $0x4e, Z2, Z15
+	VADDPS    Z15, Z2, Z2
+	VMOVSHDUP Z2, Z15
+	VADDPS    Z15, Z2, Z2
+	VPERMPS   Z2, Z29, Z15
+	MOVQ      o1+96(FP), AX
+	VMOVUPS   X15, (AX)(DX*1)
+	VADDPS    Z5, Z4, Z4
+	VPERMILPS $0x4e, Z4, Z11
+	VADDPS    Z11, Z4, Z4
+	VMOVSHDUP Z4, Z11
+	VADDPS    Z11, Z4, Z4
+	VPERMPS   Z4, Z29, Z11
+	MOVQ      o2+104(FP), AX
+	VMOVUPS   X11, (AX)(DX*1)
+	VADDPS    Z7, Z6, Z6
+	VPERMILPS $0x4e, Z6, Z15
+	VADDPS    Z15, Z6, Z6
+	VMOVSHDUP Z6, Z15
+	VADDPS    Z15, Z6, Z6
+	VPERMPS   Z6, Z29, Z15
+	MOVQ      o3+112(FP), AX
+	VMOVUPS   X15, (AX)(DX*1)
+	ADDQ      $0x10, DX
+	ADDQ      R14, R12
+	ADDQ      R13, R12
+	DECQ      R8
+	JMP       gemm4Q4_0RowsAVX512_quad
+
+gemm4Q4_0RowsAVX512_done:
+	VZEROUPPER
+	RET
+
 // func gemvQ4_0RowsX4AVX2(w *byte, rowBytes int, x *byte, aux *byte, nb int, rows *int32, count int, out *float32)
 // Requires: AVX, AVX2, CMOV, F16C, FMA3, MMX+
 TEXT ·gemvQ4_0RowsX4AVX2(SB), NOSPLIT, $0-64

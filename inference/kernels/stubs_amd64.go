@@ -147,6 +147,11 @@ func gemm4Q4_0x4AVX2(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *by
 //go:noescape
 func gemm4Q4_0x4AVX512(w *byte, stride int, skipA int, skipB int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, groups int)
 
+// gemm4Q4_0RowsAVX512 sets o_j[r], r < 4·quads, j < 4, to the dot product of row r of the Q4_0 matrix w (nb blocks, rows rowBytes apart) with the Q8_0 row x_j, whose Q8_0Aux is a_j.
+//
+//go:noescape
+func gemm4Q4_0RowsAVX512(w *byte, rowBytes int, x0 *byte, x1 *byte, x2 *byte, x3 *byte, a0 *byte, a1 *byte, a2 *byte, a3 *byte, nb int, o0 *float32, o1 *float32, o2 *float32, o3 *float32, quads int)
+
 // gemvQ4_0RowsX4AVX2 sets out[rows[i]], i < count, to the dot product of row rows[i] of the Q4_0 matrix w (nb blocks, rows rowBytes apart) with the Q8_0 row x, whose Q8_0Aux is aux.
 //
 //go:noescape

@@ -47,6 +47,7 @@ func main() {
 	gemvQ4_0x4PairsAVX512()
 	gemm4Q4_0x4AVX2()
 	gemm4Q4_0x4AVX512()
+	gemm4Q4_0RowsAVX512()
 	gemvQ4_0RowsX4AVX2()
 	gemvQ4_0RowsX4AVX512()
 	gemm4Q4_5K(false)
