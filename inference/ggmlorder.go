@@ -318,16 +318,17 @@ func sigmoidGGML(x float32) float32 {
 	return 1 / float32(1+e)
 }
 
-// gemmGGML is kernels.Gemm (rows [lo,hi) for every activation) with ggml's
-// float order for float weight types; see gemvGGML for sgemm.
-func gemmGGML(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int, sgemm bool) {
+// gemmGGML is kernels.GemmAux (rows [lo,hi) for every activation; auxs may
+// be nil) with ggml's float order for float weight types; see gemvGGML for
+// sgemm.
+func gemmGGML(t gguf.TensorType, w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int, sgemm bool) {
 	switch t {
 	case gguf.F32, gguf.F16, gguf.BF16:
 		for i, x := range xs {
 			gemvGGML(t, w[lo*rowBytes:], rowBytes, x, n, out[i][lo:hi], sgemm)
 		}
 	default:
-		kernels.Gemm(t, w, rowBytes, xs, n, out, lo, hi)
+		kernels.GemmAux(t, w, rowBytes, xs, auxs, n, out, lo, hi)
 	}
 }
 

@@ -62,10 +62,11 @@ func (a *actBuf) forms(W *Matrix, xs []*actRow) [][]byte {
 	return a.b[first:len(a.b):len(a.b)]
 }
 
-// auxs appends the Q8_0Aux of xs for a packed W and returns those entries
-// (nil for other matrices).
+// auxs appends the Q8_0Aux of xs for a packed W, or a plain Q4_0 one whose
+// prompt-batch kernel reads it too (kernels.GemmAux), and returns those
+// entries (nil for other matrices).
 func (a *actBuf) auxs(W *Matrix, xs []*actRow) [][]byte {
-	if !W.Packed {
+	if !W.Packed && !(W.Type == gguf.Q4_0 && kernels.GemmReadsAux(len(xs))) {
 		return nil
 	}
 	first := len(a.b)

@@ -307,7 +307,7 @@ func gemmRows(W *Matrix, xb, aux [][]byte, out [][]float32, lo, hi int, sgemm bo
 		}
 		return
 	}
-	gemmGGML(W.Type, W.Data, W.RowBytes, xb, W.Cols, out, lo, hi, sgemm)
+	gemmGGML(W.Type, W.Data, W.RowBytes, xb, aux, W.Cols, out, lo, hi, sgemm)
 }
 
 // backgroundPacker packs the mapped experts after load, one at a time on

@@ -19,6 +19,17 @@ const gemmTileBytes = 32 << 10
 // Q4_K, Q5_K and Q6_K do the same (kquants.go). Results are bit-identical to
 // Gemv's. Other types run Gemv tile by tile.
 func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
+	GemmAux(t, w, rowBytes, xs, nil, n, out, lo, hi)
+}
+
+// GemmReadsAux reports whether GemmAux uses the activations' Q8_0Aux for
+// Q4_0 weights and batches of acts activations (else callers need not
+// compute it).
+func GemmReadsAux(acts int) bool { return acts >= 4 && hasGemm4Q4_0Rows() }
+
+// GemmAux is Gemm, given auxs[j] = Q8_0Aux(xs[j]) for Q4_0 weights (nil:
+// Gemm computes what it needs itself).
+func GemmAux(t gguf.TensorType, w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
 	if len(xs) != len(out) {
 		panic(fmt.Sprintf("kernels: Gemm: %d activations but %d outputs", len(xs), len(out)))
 	}
@@ -62,8 +73,16 @@ func Gemm(t gguf.TensorType, w []byte, rowBytes int, xs [][]byte, n int, out [][
 		}
 		return
 	}
-	if q4 && len(xs) >= 4 && hi-lo >= 4 && n/qk <= gemmAuxBlocks && hasGemm4Q4_0Rows() {
-		gemmQ4Rows(w, rowBytes, xs, n, out, lo, hi)
+	if q4 && GemmReadsAux(len(xs)) && hi-lo >= 4 && (auxs != nil || n/qk <= gemmAuxBlocks) {
+		if auxs != nil && len(auxs) != len(xs) {
+			panic(fmt.Sprintf("kernels: GemmAux: %d activations but %d aux rows", len(xs), len(auxs)))
+		}
+		for j := range auxs {
+			if len(auxs[j]) < Q8_0AuxSize(n) {
+				panic(fmt.Sprintf("kernels: GemmAux: aux row %d has %d bytes, need %d", j, len(auxs[j]), Q8_0AuxSize(n)))
+			}
+		}
+		gemmQ4Rows(w, rowBytes, xs, auxs, n, out, lo, hi)
 		return
 	}
 	if q4 && len(xs) >= 4 {
@@ -86,30 +105,52 @@ func gemmQ4Pre(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, 
 const gemmAuxBlocks = 128
 
 // gemmQ4Rows is Gemm for Q4_0 through the gathered four-activation kernel
-// (gemm4Q4_0Rows), which wants each activation's Q8_0Aux: computed here,
-// four activations at a time, into a stack buffer. Rows past the last
-// whole four, and activations past the last whole four, take gemmQ.
-func gemmQ4Rows(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
-	nb := n / qk
+// (gemm4Q4_0Rows), which wants each activation's Q8_0Aux: auxs, or (auxs
+// nil) computed here, four activations at a time, into a stack buffer. Rows past the last
+// whole four are done as the last four rows (hi-lo ≥ 4), some a second
+// time (the same values); activations past the last whole four take gemmQ.
+func gemmQ4Rows(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int) {
+	if auxs == nil {
+		gemmQ4RowsOwnAux(w, rowBytes, xs, n, out, lo, hi)
+		return
+	}
+	gemmQ4RowsAux(w, rowBytes, xs, auxs, n, out, lo, hi, nil)
+}
+
+// gemmQ4RowsOwnAux is gemmQ4Rows computing the Q8_0Aux itself.
+func gemmQ4RowsOwnAux(w []byte, rowBytes int, xs [][]byte, n int, out [][]float32, lo, hi int) {
 	var buf [4 * gemmAuxBlocks * Q8AuxBytes]byte
-	var auxs [4][]byte
-	for k := range auxs {
-		auxs[k] = buf[k*nb*Q8AuxBytes : (k+1)*nb*Q8AuxBytes]
+	gemmQ4RowsAux(w, rowBytes, xs, nil, n, out, lo, hi, &buf)
+}
+
+// gemmQ4RowsAux runs the kernel with auxs, or with each group of four
+// activations' Q8_0Aux computed into buf.
+func gemmQ4RowsAux(w []byte, rowBytes int, xs, auxs [][]byte, n int, out [][]float32, lo, hi int, buf *[4 * gemmAuxBlocks * Q8AuxBytes]byte) {
+	nb := n / qk
+	var own [4][]byte
+	if buf != nil {
+		for k := range own {
+			own[k] = buf[k*nb*Q8AuxBytes : (k+1)*nb*Q8AuxBytes]
+		}
 	}
 	quadEnd := lo + (hi-lo)&^3
 	step := max(4, (maxCallBytes/max(rowBytes, 1))&^3) // rows per asm call
 	j := 0
 	for ; j+4 <= len(xs); j += 4 {
-		for k := range auxs {
-			q8_0Aux(xs[j+k], auxs[k], nb)
+		a := auxs[min(j, len(auxs)):min(j+4, len(auxs))]
+		if buf != nil {
+			for k := range own {
+				q8_0Aux(xs[j+k], own[k], nb)
+			}
+			a = own[:]
 		}
 		for r0 := lo; r0 < quadEnd; r0 += step {
 			r1 := min(r0+step, quadEnd)
-			gemm4Q4_0Rows(w, rowBytes, xs[j:j+4], auxs[:], nb, out[j:j+4], r0, r1)
+			gemm4Q4_0Rows(w, rowBytes, xs[j:j+4], a, nb, out[j:j+4], r0, r1)
 		}
-	}
-	if quadEnd < hi {
-		gemmQ(true, w, rowBytes, xs[:j], n, out[:j], quadEnd, hi, hi-quadEnd, nil)
+		if quadEnd < hi { // the last four rows again: 1-3 of them are new
+			gemm4Q4_0Rows(w, rowBytes, xs[j:j+4], a, nb, out[j:j+4], hi-4, hi)
+		}
 	}
 	if j < len(xs) {
 		gemmQ(true, w, rowBytes, xs[j:], n, out[j:], lo, hi, quadRows(max(1, gemmTileBytes/max(rowBytes, 1))), nil)

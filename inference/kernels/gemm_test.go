@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -51,6 +52,25 @@ func TestGemmMatchesGemv(t *testing.T) {
 								}
 							} else if out[j][i] != want[i] {
 								t.Fatalf("act %d row %d: Gemm %g, Gemv %g", j, i, out[j][i], want[i])
+							}
+						}
+					}
+					if typ != gguf.Q4_0 {
+						return
+					}
+					// GemmAux with the caller's Q8_0Aux: the same bits.
+					auxs := make([][]byte, tc.acts)
+					got := make([][]float32, tc.acts)
+					for j := range xs {
+						auxs[j] = make([]byte, Q8_0AuxSize(n))
+						Q8_0Aux(xs[j], n, auxs[j])
+						got[j] = make([]float32, tc.rows)
+					}
+					GemmAux(typ, w, rowBytes, xs, auxs, n, got, tc.lo, tc.hi)
+					for j := range xs {
+						for i := tc.lo; i < tc.hi; i++ {
+							if math.Float32bits(got[j][i]) != math.Float32bits(out[j][i]) {
+								t.Fatalf("act %d row %d: GemmAux %g, Gemm %g", j, i, got[j][i], out[j][i])
 							}
 						}
 					}

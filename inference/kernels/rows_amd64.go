@@ -18,7 +18,7 @@ func gemvRowsQ4_0Aux(w []byte, rowBytes int, x, aux []byte, nb int, rows []int32
 
 // hasGemm4Q4_0Rows reports whether gemm4Q4_0Rows has a kernel: the
 // gathered rows beat the plain four-activation kernel with AVX-512 (16
-// activations over 768x1536: 490 → 3xx µs); with AVX2 the plain one's
+// activations over 768x1536: 490 → 355-400 µs); with AVX2 the plain one's
 // precomputed scales win.
 func hasGemm4Q4_0Rows() bool { return active == levelAVX512VNNI }
 
