@@ -187,13 +187,9 @@ func gemvQ4_0x4AVX512() {
 	RET()
 }
 
-// gemvQ4_0x4PairsAVX512 does a pair of groups (8 rows, interleaved block
-// by block as quant.PackQ4_0x4 stores them) per pass: the activation's and
-// aux's broadcasts serve both groups, and the loop is bound by vector ops,
-// so sharing them is what makes it faster than one group per pass. The
-// pair's blocks are one stream, as the hardware prefetcher wants.
-func gemvQ4_0x4PairsAVX512() {
-	name := "gemvQ4_0x4PairsAVX512"
+// pairsArgs loads the arguments of a pair kernel: pairs of groups
+// interleaved block by block (144-byte blocks), back to back.
+func pairsArgs(name string) {
 	TEXT(name, NOSPLIT, "func(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)")
 	Pragma("noescape")
 	Doc(name + " sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.")
@@ -203,6 +199,24 @@ func gemvQ4_0x4PairsAVX512() {
 	Load(Param("nb"), pkNB)
 	Load(Param("out"), pkOut)
 	Load(Param("pairs"), pkGroups)
+}
+
+// pairNext advances a pair kernel's block pointers by one block.
+func pairNext() {
+	ADDQ(U32(2*x4Block), pkWp)
+	ADDQ(U8(q8BlockSize), pkXp)
+	ADDQ(U8(q8AuxBytes), pkAp)
+	DECQ(pkLeft)
+}
+
+// gemvQ4_0x4PairsAVX512 does a pair of groups (8 rows, interleaved block
+// by block as quant.PackQ4_0x4 stores them) per pass: the activation's and
+// aux's broadcasts serve both groups, and the loop is bound by vector ops,
+// so sharing them is what makes it faster than one group per pass. The
+// pair's blocks are one stream, as the hardware prefetcher wants.
+func gemvQ4_0x4PairsAVX512() {
+	name := "gemvQ4_0x4PairsAVX512"
+	pairsArgs(name)
 	mask, perm, gather := Z31, Z30, Z29
 	xlo, xhi, nlo, nhi := Z0, Z1, Z2, Z3
 	broadcastConst(0x0f0f0f0f, mask)
@@ -228,10 +242,7 @@ func gemvQ4_0x4PairsAVX512() {
 	for i, g := range gs {
 		sh.group(g, Mem{Base: pkWp, Disp: x4Block * i})
 	}
-	ADDQ(U32(2*x4Block), pkWp)
-	ADDQ(U8(q8BlockSize), pkXp)
-	ADDQ(U8(q8AuxBytes), pkAp)
-	DECQ(pkLeft)
+	pairNext()
 	JMP(LabelRef(name + "_block"))
 
 	Label(name + "_store")
@@ -324,15 +335,7 @@ func q4x4PairReduceAVX2(lo, hi, t VecPhysical) {
 // kernel on paired groups reads each pair's blocks twice, 144 bytes apart.
 func gemvQ4_0x4PairsAVX2() {
 	name := "gemvQ4_0x4PairsAVX2"
-	TEXT(name, NOSPLIT, "func(w *byte, x *byte, aux *byte, nb int, out *float32, pairs int)")
-	Pragma("noescape")
-	Doc(name + " sets out[r], r < 8·pairs, to the dot product of row r of the paired Q4_0x4 groups at w (pairs of nb 144-byte blocks, back to back) with the Q8_0 row x, whose Q8_0Aux is aux.")
-	Load(Param("w"), pkW)
-	Load(Param("x"), pkX)
-	Load(Param("aux"), pkAux)
-	Load(Param("nb"), pkNB)
-	Load(Param("out"), pkOut)
-	Load(Param("pairs"), pkGroups)
+	pairsArgs(name)
 	ones := GLOBL("q4x4Ones16", RODATA|NOPTR)
 	for i := 0; i < 8; i++ {
 		DATA(4*i, U32(0x00010001))
@@ -377,10 +380,7 @@ func gemvQ4_0x4PairsAVX2() {
 			q4x4PairBlockAVX2(q4x4PairRegs{w, wh, xlo, xhi, nlo, nhi, mask, ones}, d, acc[2*half], acc[2*half+1])
 		}
 	}
-	ADDQ(U32(2*x4Block), pkWp)
-	ADDQ(U8(q8BlockSize), pkXp)
-	ADDQ(U8(q8AuxBytes), pkAp)
-	DECQ(pkLeft)
+	pairNext()
 	JMP(LabelRef(name + "_block"))
 
 	Label(name + "_store")
