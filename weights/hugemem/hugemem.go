@@ -14,11 +14,8 @@ import "fmt"
 // hugePage is the x86-64 and arm64 (4 KiB granule) huge page size.
 const hugePage = 2 << 20
 
-// Buffer is memory from Alloc; Free gives it back.
-type Buffer struct {
-	b    []byte // what the caller sees
-	base []byte // what was mapped (nil: Go heap)
-}
+// Buffer is memory from Alloc (a Map with an owner); Free gives it back.
+type Buffer struct{ b []byte }
 
 // Alloc returns n bytes of zeroed memory, 2 MiB-aligned and advised as
 // huge pages where the platform supports it (else page- or heap-backed).
@@ -29,11 +26,11 @@ func Alloc(n int) (*Buffer, error) {
 	if n == 0 {
 		return &Buffer{b: []byte{}}, nil
 	}
-	base, b, err := alloc(n)
+	b, err := Map(n)
 	if err != nil {
 		return nil, fmt.Errorf("hugemem: %d bytes: %w", n, err)
 	}
-	return &Buffer{b: b, base: base}, nil
+	return &Buffer{b: b}, nil
 }
 
 // Bytes is the buffer's memory; it must not be used after Free.
@@ -44,10 +41,7 @@ func (m *Buffer) Free() error {
 	if m == nil || m.b == nil {
 		return nil
 	}
-	base := m.base
-	m.b, m.base = nil, nil
-	if base == nil {
-		return nil
-	}
-	return free(base)
+	b := m.b
+	m.b = nil
+	return Unmap(b)
 }

@@ -7,7 +7,3 @@ func Map(n int) ([]byte, error) { return make([]byte, n), nil }
 
 // Unmap does nothing for Go heap memory.
 func Unmap([]byte) error { return nil }
-
-func alloc(n int) (base, b []byte, err error) { return nil, make([]byte, n), nil }
-
-func free([]byte) error { return nil }

@@ -44,10 +44,3 @@ func Unmap(b []byte) error {
 	page := os.Getpagesize()
 	return unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr((cap(b)+page-1)/page*page))
 }
-
-func alloc(n int) (base, b []byte, err error) {
-	b, err = Map(n)
-	return b, b, err
-}
-
-func free(base []byte) error { return Unmap(base) }
