@@ -43,6 +43,11 @@ func TestBenchJSON(t *testing.T) {
 	if res["decode_tok_s"].(float64) <= 0 || res["mem_bw_gbps"].(float64) <= 0 {
 		t.Fatalf("no speed measured: %v", res)
 	}
+	// The sustained bandwidth averages the passes, so no pass is slower than
+	// it on average and the fastest is at least as fast.
+	if peak, ok := res["mem_bw_peak_gbps"].(float64); !ok || peak < res["mem_bw_gbps"].(float64) {
+		t.Fatalf("mem_bw_peak_gbps %v below the sustained %v", res["mem_bw_peak_gbps"], res["mem_bw_gbps"])
+	}
 	if res["kv_type"] != "f16" {
 		t.Fatalf("bench's KV cache is %v, want f16 (the reference's llama-bench setting)", res["kv_type"])
 	}
@@ -98,4 +103,25 @@ func captureStdout(t *testing.T, f func() error) []byte {
 		t.Fatalf("%v\n%s", ferr, out)
 	}
 	return out
+}
+
+// TestBandwidthProbe: two probes accumulate, the sustained figure is total
+// bytes over total time (here checked against the passes' own arithmetic).
+func TestBandwidthProbe(t *testing.T) {
+	var b bandwidthProbe
+	if b.sustained() != 0 {
+		t.Fatalf("empty probe: %v GB/s", b.sustained())
+	}
+	b.run(2, 0)
+	first := b.bytes
+	if first < 4*(512<<20) || b.time <= 0 || b.peak <= 0 {
+		t.Fatalf("after one probe: %v bytes in %v, peak %v", b.bytes, b.time, b.peak)
+	}
+	b.run(2, 0)
+	if b.bytes != 2*first {
+		t.Fatalf("second probe: %v bytes, want %v", b.bytes, 2*first)
+	}
+	if s := b.sustained(); s <= 0 || s > b.peak*(1+1e-9) {
+		t.Fatalf("sustained %v GB/s, peak %v", s, b.peak)
+	}
 }
