@@ -9,8 +9,10 @@
 //	defer p.Close()
 //	p.For(rows, 64, task) // task.Run(worker, lo, hi) covers every row once
 //
-// For publishes a job with one atomic store, the workers (threads-1 of them;
-// the caller is worker 0) claim chunks with compare-and-swap, and the caller
+// For publishes a job with one atomic store per worker, the workers
+// (threads-1 of them; the caller is worker 0) claim chunks with
+// compare-and-swap, each from its own contiguous share first and then from
+// the back of the others' (so a fast worker balances a slow one), and the caller
 // waits for the last chunk by spinning (parking after 50 µs). Idle workers
 // spin on the job word for 50 µs before parking on a sync.Cond, so the
 // decode loop's back-to-back calls find them awake while an idle pool costs
@@ -57,15 +59,18 @@ const maxChunks = 1<<16 - 1
 type Pool struct {
 	threads int
 
-	// job packs generation (upper 32 bits), chunk count (16 bits) and next
-	// unclaimed chunk (low 16 bits). A worker reads the fields below only
-	// after claiming a chunk of the current generation; the caller does not
-	// rewrite them before every claimed chunk is done, which keeps the
-	// plain fields race-free.
+	// job packs the generation (upper 32 bits) and chunk count (low 16
+	// bits); workers watch it for new work.
 	job  atomic.Uint64
-	_    [56]byte // keep the claim word on its own cache line
+	_    [56]byte // keep the job word on its own cache line
 	done atomic.Int64
 	_    [56]byte
+	// ranges[w] is worker w's share of the chunks: generation (upper 32
+	// bits), front and back (16 bits each, [front, back) unclaimed). A
+	// worker reads the fields below only after claiming a chunk of the
+	// current generation; the caller does not rewrite them before every
+	// claimed chunk is done, which keeps the plain fields race-free.
+	ranges []chunkRange
 
 	task    Task
 	n       int
@@ -82,13 +87,21 @@ type Pool struct {
 	workers       sync.WaitGroup
 }
 
+// chunkRange is one worker's claim word, alone on its cache line: the
+// owner takes chunks from the front and only a worker that has run out
+// takes from the back, so the two workers rarely touch the same line.
+type chunkRange struct {
+	v atomic.Uint64
+	_ [56]byte
+}
+
 // NewPool starts threads-1 worker goroutines (threads < 1 is treated as 1).
 // More threads than GOMAXPROCS only adds contention.
 func NewPool(threads int) *Pool {
 	if threads < 1 {
 		threads = 1
 	}
-	p := &Pool{threads: threads}
+	p := &Pool{threads: threads, ranges: make([]chunkRange, threads)}
 	p.wake = sync.NewCond(&p.mu)
 	p.finished = sync.NewCond(&p.mu)
 	for w := 1; w < threads; w++ {
@@ -130,8 +143,15 @@ func (p *Pool) For(n, grain int, t Task) {
 	p.task, p.n, p.nchunks = t, n, nchunks
 	p.done.Store(0)
 	gen := p.job.Load()>>32 + 1
-	// The store publishes task/n/nchunks to any worker that claims from it.
-	p.job.Store(gen<<32 | uint64(nchunks)<<16)
+	// Each worker owns a contiguous run of chunks: its reads are one
+	// stream (the kernels' prefetches past a chunk's end land in its own
+	// next chunk) and claims stay on its own cache line. The stores
+	// publish task/n/nchunks to any worker that claims from them.
+	for w := range p.ranges {
+		lo, hi := w*nchunks/p.threads, (w+1)*nchunks/p.threads
+		p.ranges[w].v.Store(gen<<32 | uint64(lo)<<16 | uint64(hi))
+	}
+	p.job.Store(gen<<32 | uint64(nchunks))
 	if p.parked.Load() > 0 {
 		// A worker increments parked before re-checking job under mu, so
 		// either it sees the new job or we see it parked and wake it.
@@ -170,28 +190,49 @@ func (p *Pool) waitDone(want int64) {
 	}
 }
 
-// runChunks claims and runs chunks of generation gen until none are left.
+// runChunks runs chunks of generation gen until none are left: its own
+// range's from the front, then the other workers' from the back.
 func (p *Pool) runChunks(worker int, gen uint32) {
+	ran := 0
+	for v := 0; v < p.threads; v++ {
+		r := &p.ranges[(worker+v)%p.threads].v
+		for {
+			c, ok := claim(r, gen, v == 0)
+			if !ok {
+				break
+			}
+			p.task.Run(worker, c*p.n/p.nchunks, (c+1)*p.n/p.nchunks)
+			ran++
+		}
+	}
+	if ran == 0 {
+		return
+	}
+	// Read before adding: once the chunks count as done the caller may
+	// start the next job. The caller sets callerWaiting before re-checking
+	// done under mu, so either it sees our increment or we see it waiting.
+	total := int64(p.nchunks)
+	if p.done.Add(int64(ran)) == total && p.callerWaiting.Load() {
+		p.mu.Lock()
+		p.finished.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// claim takes a chunk of generation gen from the front (or back) of r.
+func claim(r *atomic.Uint64, gen uint32, front bool) (int, bool) {
 	for {
-		j := p.job.Load()
-		if uint32(j>>32) != gen {
-			return
+		v := r.Load()
+		lo, hi := int(v>>16&0xffff), int(v&0xffff)
+		if uint32(v>>32) != gen || lo >= hi {
+			return 0, false
 		}
-		total, next := int(j>>16&0xffff), int(j&0xffff)
-		if next >= total {
-			return
-		}
-		if !p.job.CompareAndSwap(j, j+1) {
-			continue
-		}
-		lo, hi := next*p.n/total, (next+1)*p.n/total
-		p.task.Run(worker, lo, hi)
-		// The caller sets callerWaiting before re-checking done under mu,
-		// so either it sees our increment or we see it waiting.
-		if p.done.Add(1) == int64(total) && p.callerWaiting.Load() {
-			p.mu.Lock()
-			p.finished.Broadcast()
-			p.mu.Unlock()
+		if front {
+			if r.CompareAndSwap(v, v+1<<16) {
+				return lo, true
+			}
+		} else if r.CompareAndSwap(v, v-1) {
+			return hi - 1, true
 		}
 	}
 }

@@ -238,3 +238,34 @@ func TestForWaitsForSlowWorkers(t *testing.T) {
 		t.Fatal("no chunk ever ran on a worker goroutine")
 	}
 }
+
+// TestClaim: the owner takes its range from the front, a thief from the
+// back, and neither takes a chunk of another generation or past the other.
+func TestClaim(t *testing.T) {
+	word := func(gen uint32, lo, hi int) uint64 { return uint64(gen)<<32 | uint64(lo)<<16 | uint64(hi) }
+	var r atomic.Uint64
+	r.Store(word(7, 3, 6))
+	var got []int
+	for _, front := range []bool{true, false, true, true} {
+		c, ok := claim(&r, 7, front)
+		if !ok {
+			got = append(got, -1)
+			continue
+		}
+		got = append(got, c)
+	}
+	if want := []int{3, 5, 4, -1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claims %v, want %v", got, want)
+	}
+	r.Store(word(8, 0, 4))
+	if c, ok := claim(&r, 7, true); ok {
+		t.Fatalf("claimed chunk %d of another generation", c)
+	}
+	r.Store(word(9, 65534, 65535))
+	if c, ok := claim(&r, 9, true); !ok || c != 65534 {
+		t.Fatalf("last chunk of the 16-bit range: %d, %v", c, ok)
+	}
+	if r.Load() != word(9, 65535, 65535) {
+		t.Fatalf("front overflowed into the generation: %x", r.Load())
+	}
+}
