@@ -94,8 +94,14 @@ func runBench(args []string) error {
 			return err
 		}
 		pprof.StartCPUProfile(f)
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		defer f.Close()
 	}
+	stopProfile := func() {
+		if *cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+	}
+	defer stopProfile() // an early return; a second stop is a no-op
 	logits := make([]float32, m.Config.Vocab)
 	start := time.Now()
 	if err := r.EvalContext(context.Background(), ids, false, func(_ int, l []float32) { copy(logits, l) }); err != nil {
@@ -119,6 +125,7 @@ func runBench(args []string) error {
 	es := m.ExpertStats().Sub(statsBefore)
 	read := r.WeightBytesRead() - bytesBefore
 	rss := peakRSS() // before the second probe's buffer
+	stopProfile()
 	// The VM's memory bandwidth swings from pass to pass (bursts far above
 	// the usual rate for a fraction of a second): probing again right after
 	// decode measures the machine around the run, not just before it.
