@@ -1,6 +1,6 @@
 package inference
 
-import "smallthinker/weights/quant"
+import "smallthinker/inference/kernels"
 
 // kvCache holds the keys and values of every layer. Full-attention layers keep
 // every position up to the context length; sliding-window layers keep a ring
@@ -98,10 +98,8 @@ func (l *kvLayer) store(pos, kvDim int, k, v []float32) {
 	for h := 0; h < kvDim/l.d; h++ {
 		src, dst := h*l.d, l.at(h, s)
 		if l.k16 != nil {
-			kd, vd := l.k16[dst:dst+l.d], l.v16[dst:dst+l.d]
-			for i := range kd {
-				kd[i], vd[i] = quant.FP32ToFP16(k[src+i]), quant.FP32ToFP16(v[src+i])
-			}
+			kernels.ToF16(l.k16[dst:dst+l.d], k[src:src+l.d])
+			kernels.ToF16(l.v16[dst:dst+l.d], v[src:src+l.d])
 		} else {
 			copy(l.k[dst:dst+l.d], k[src:src+l.d])
 			copy(l.v[dst:dst+l.d], v[src:src+l.d])

@@ -167,6 +167,16 @@ func scale(a float32, x []float32) {
 	scaleGeneric(a, x[n:])
 }
 
+func toF16(dst []uint16, x []float32) {
+	n := len(x) &^ 7
+	if active == levelGeneric || n == 0 {
+		toF16Generic(dst, x)
+		return
+	}
+	toF16AVX2(&dst[0], &x[0], n)
+	toF16Generic(dst[n:], x[n:])
+}
+
 func scaleMul(dst, x, w []float32, a float32) {
 	n := len(x) &^ 7
 	if active == levelGeneric || n == 0 {

@@ -116,6 +116,12 @@ func scaleGeneric(a float32, x []float32) {
 	}
 }
 
+func toF16Generic(dst []uint16, x []float32) {
+	for i, v := range x {
+		dst[i] = quant.FP32ToFP16(v)
+	}
+}
+
 func scaleMulGeneric(dst, x, w []float32, a float32) {
 	for i, v := range x {
 		dst[i] = v * a * w[i]

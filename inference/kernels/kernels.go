@@ -281,6 +281,16 @@ func Axpy(a float32, x, y []float32) {
 	}
 }
 
+// ToF16 does dst[i] = x[i] as fp16, rounded as quant.FP32ToFP16 (to
+// nearest even); len(dst) == len(x).
+func ToF16(dst []uint16, x []float32) {
+	checkSameLen("ToF16", len(dst), len(x))
+	for i := 0; i < len(x); i += maxCallElems {
+		e := min(i+maxCallElems, len(x))
+		toF16(dst[i:e], x[i:e])
+	}
+}
+
 // Scale does x[i] *= a.
 func Scale(a float32, x []float32) {
 	for i := 0; i < len(x); i += maxCallElems {

@@ -7202,6 +7202,43 @@ done:
 	VZEROUPPER
 	RET
 
+// func toF16AVX2(dst *uint16, x *float32, n int)
+// Requires: AVX, F16C
+TEXT ·toF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+
+loop32:
+	CMPQ      CX, $0x20
+	JB        loop8
+	VMOVUPS   (SI), Y0
+	VMOVUPS   32(SI), Y1
+	VMOVUPS   64(SI), Y2
+	VMOVUPS   96(SI), Y3
+	VCVTPS2PH $0x00, Y0, (DI)
+	VCVTPS2PH $0x00, Y1, 16(DI)
+	VCVTPS2PH $0x00, Y2, 32(DI)
+	VCVTPS2PH $0x00, Y3, 48(DI)
+	ADDQ      $0x80, SI
+	ADDQ      $0x40, DI
+	SUBQ      $0x20, CX
+	JMP       loop32
+
+loop8:
+	CMPQ      CX, $0x08
+	JB        done
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0x00, Y0, (DI)
+	ADDQ      $0x20, SI
+	ADDQ      $0x10, DI
+	SUBQ      $0x08, CX
+	JMP       loop8
+
+done:
+	VZEROUPPER
+	RET
+
 DATA q8_0Perm<>+0(SB)/4, $0x00000000
 DATA q8_0Perm<>+4(SB)/4, $0x00000004
 DATA q8_0Perm<>+8(SB)/4, $0x00000001

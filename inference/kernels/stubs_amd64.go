@@ -210,6 +210,11 @@ func scaleAVX2(a float32, x *float32, n int)
 //go:noescape
 func scaleMulAVX2(dst *float32, x *float32, w *float32, a float32, n int)
 
+// toF16AVX2 does dst[i] = fp16(x[i]) (round to nearest even) for n float32; n is a multiple of 8.
+//
+//go:noescape
+func toF16AVX2(dst *uint16, x *float32, n int)
+
 // quantizeQ8_0AVX2 quantizes nb blocks of 32 float32 at x to Q8_0 at dst
 // with d = amax/127 (fp16), q = roundf(x/d) (ties away from zero).
 //

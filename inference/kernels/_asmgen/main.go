@@ -59,6 +59,7 @@ func main() {
 	axpy()
 	scale()
 	scaleMul()
+	toF16()
 	quantizeQ8_0()
 	q8_0Aux()
 	ropeNeox()
@@ -536,6 +537,43 @@ func scale() {
 		VMULPS(Mem{Base: RSI, Disp: off}, Y15, y)
 		VMOVUPS(y, Mem{Base: RSI, Disp: off})
 	})
+}
+
+// toF16 converts with F16C's VCVTPS2PH in round-to-nearest-even, which is
+// quant.FP32ToFP16's rounding (NaNs keep their sign and top payload bits
+// and come out quiet, as there).
+func toF16() {
+	TEXT("toF16AVX2", NOSPLIT, "func(dst *uint16, x *float32, n int)")
+	Pragma("noescape")
+	Doc("toF16AVX2 does dst[i] = fp16(x[i]) (round to nearest even) for n float32; n is a multiple of 8.")
+	Load(Param("dst"), RDI)
+	Load(Param("x"), RSI)
+	Load(Param("n"), RCX)
+	Label("loop32")
+	CMPQ(RCX, U8(32))
+	JB(LabelRef("loop8"))
+	for i := 0; i < 4; i++ {
+		VMOVUPS(Mem{Base: RSI, Disp: 32 * i}, []VecPhysical{Y0, Y1, Y2, Y3}[i])
+	}
+	for i := 0; i < 4; i++ {
+		VCVTPS2PH(U8(0), []VecPhysical{Y0, Y1, Y2, Y3}[i], Mem{Base: RDI, Disp: 16 * i})
+	}
+	ADDQ(U8(128), RSI)
+	ADDQ(U8(64), RDI)
+	SUBQ(U8(32), RCX)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(RCX, U8(8))
+	JB(LabelRef("done"))
+	VMOVUPS(Mem{Base: RSI}, Y0)
+	VCVTPS2PH(U8(0), Y0, Mem{Base: RDI})
+	ADDQ(U8(32), RSI)
+	ADDQ(U8(16), RDI)
+	SUBQ(U8(8), RCX)
+	JMP(LabelRef("loop8"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
 
 func scaleMul() {
