@@ -59,8 +59,8 @@ const maxChunks = 1<<16 - 1
 type Pool struct {
 	threads int
 
-	// job packs the generation (upper 32 bits) and chunk count (low 16
-	// bits); workers watch it for new work.
+	// job holds the generation (upper 32 bits): workers watch it for new
+	// work.
 	job  atomic.Uint64
 	_    [56]byte // keep the job word on its own cache line
 	done atomic.Int64
@@ -151,7 +151,7 @@ func (p *Pool) For(n, grain int, t Task) {
 		lo, hi := w*nchunks/p.threads, (w+1)*nchunks/p.threads
 		p.ranges[w].v.Store(gen<<32 | uint64(lo)<<16 | uint64(hi))
 	}
-	p.job.Store(gen<<32 | uint64(nchunks))
+	p.job.Store(gen << 32)
 	if p.parked.Load() > 0 {
 		// A worker increments parked before re-checking job under mu, so
 		// either it sees the new job or we see it parked and wake it.
