@@ -482,14 +482,24 @@ func dotF32() {
 // f32Loop emits a loop over n float32 (n a multiple of 8), 32 then 8 at a
 // time, calling body with the byte offset of each 8-lane group.
 func f32Loop(n Register, ptrs []Register, body func(off int)) {
+	widths := make([]int, len(ptrs))
+	for i := range widths {
+		widths[i] = 4
+	}
+	f32LoopWidths(n, ptrs, widths, body)
+}
+
+// f32LoopWidths is f32Loop over arrays of other element sizes: ptrs[i]
+// advances widths[i] bytes per element (body's off stays the float32 one).
+func f32LoopWidths(n Register, ptrs []Register, widths []int, body func(off int)) {
 	Label("loop32")
 	CMPQ(n, U8(32))
 	JB(LabelRef("loop8"))
 	for i := 0; i < 4; i++ {
 		body(32 * i)
 	}
-	for _, p := range ptrs {
-		ADDQ(U8(128), p)
+	for i, p := range ptrs {
+		ADDQ(U8(32*widths[i]), p)
 	}
 	SUBQ(U8(32), n)
 	JMP(LabelRef("loop32"))
@@ -497,8 +507,8 @@ func f32Loop(n Register, ptrs []Register, body func(off int)) {
 	CMPQ(n, U8(8))
 	JB(LabelRef("done"))
 	body(0)
-	for _, p := range ptrs {
-		ADDQ(U8(32), p)
+	for i, p := range ptrs {
+		ADDQ(U8(8*widths[i]), p)
 	}
 	SUBQ(U8(8), n)
 	JMP(LabelRef("loop8"))
@@ -549,31 +559,11 @@ func toF16() {
 	Load(Param("dst"), RDI)
 	Load(Param("x"), RSI)
 	Load(Param("n"), RCX)
-	Label("loop32")
-	CMPQ(RCX, U8(32))
-	JB(LabelRef("loop8"))
-	for i := 0; i < 4; i++ {
-		VMOVUPS(Mem{Base: RSI, Disp: 32 * i}, []VecPhysical{Y0, Y1, Y2, Y3}[i])
-	}
-	for i := 0; i < 4; i++ {
-		VCVTPS2PH(U8(0), []VecPhysical{Y0, Y1, Y2, Y3}[i], Mem{Base: RDI, Disp: 16 * i})
-	}
-	ADDQ(U8(128), RSI)
-	ADDQ(U8(64), RDI)
-	SUBQ(U8(32), RCX)
-	JMP(LabelRef("loop32"))
-	Label("loop8")
-	CMPQ(RCX, U8(8))
-	JB(LabelRef("done"))
-	VMOVUPS(Mem{Base: RSI}, Y0)
-	VCVTPS2PH(U8(0), Y0, Mem{Base: RDI})
-	ADDQ(U8(32), RSI)
-	ADDQ(U8(16), RDI)
-	SUBQ(U8(8), RCX)
-	JMP(LabelRef("loop8"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	f32LoopWidths(RCX, []Register{RSI, RDI}, []int{4, 2}, func(off int) {
+		y := []VecPhysical{Y0, Y1, Y2, Y3}[off/32]
+		VMOVUPS(Mem{Base: RSI, Disp: off}, y)
+		VCVTPS2PH(U8(0), y, Mem{Base: RDI, Disp: off / 2})
+	})
 }
 
 func scaleMul() {
