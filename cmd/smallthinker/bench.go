@@ -35,7 +35,8 @@ type benchResult struct {
 	WeightBytesPerToken int64   `json:"weight_bytes_per_token"` // read by decode (rows ReGLU skips excluded)
 	DenseBytesPerToken  int64   `json:"dense_bytes_per_token"`  // every row of every used matrix
 	AchievedGBps        float64 `json:"achieved_gbps"`
-	MemBWGBps           float64 `json:"mem_bw_gbps"`      // sustained: the probe's bytes over its time, before load and after decode
+	MemBWGBps           float64 `json:"mem_bw_gbps"`      // sustained: the bytes over the time of the probe's passes between decode tokens
+	MemBWIdleGBps       float64 `json:"mem_bw_idle_gbps"` // the same for the probe's passes before load
 	MemBWPeakGBps       float64 `json:"mem_bw_peak_gbps"` // the probe's fastest single pass
 	BudgetBytes         int64   `json:"budget_bytes,omitempty"`
 	CacheHitRate        float64 `json:"cache_hit_rate"`
@@ -52,11 +53,15 @@ func runBench(args []string) error {
 	gen := fs.Int("gen", 128, "tokens to decode")
 	jsonOut := fs.Bool("json", false, "print a JSON object as the last line")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of prefill+decode to this file")
+	probeEvery := fs.Int("probe-every", 4, "decode tokens between two passes of the memory-bandwidth probe")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *prompt < 1 || *gen < 1 {
 		return errors.New("--prompt and --gen must be at least 1")
+	}
+	if *probeEvery < 1 {
+		return errors.New("--probe-every must be at least 1")
 	}
 	lopts, err := mf.loadOptions(0)
 	if err != nil {
@@ -66,10 +71,14 @@ func runBench(args []string) error {
 		lopts.ContextLength = *prompt + *gen + 1 // the budget reserves KV for what the bench uses
 	}
 	budgetBytes := lopts.Budget
-	var bw bandwidthProbe
-	bw.run(*mf.threads, probeTime)
+	bw := newBandwidthProbe(*mf.threads)
+	defer bw.close()
+	var idle, during bwTally
+	bw.run(&idle, probeTime)
 	debug.FreeOSMemory()
-	resetPeakRSS() // the probe's buffer is not the engine's memory
+	// From here the probe's buffer stays resident (fully touched): the peak
+	// RSS below leaves it out.
+	resetPeakRSS()
 	loadStart := time.Now()
 	m, err := inference.Load(*mf.model, lopts)
 	if err != nil {
@@ -110,9 +119,14 @@ func runBench(args []string) error {
 	prefill := time.Since(start)
 	statsBefore := m.ExpertStats()
 	bytesBefore := r.WeightBytesRead()
-	dstart := time.Now()
-	var ttft time.Duration
+	// The VM's memory bandwidth swings by half within a second (bursts far
+	// above the usual rate), so decode is held against passes of the probe
+	// taken between its tokens: the same stretch of time. Their own time is
+	// not decode's; the token after one may find the caches emptied.
+	every := max(1, min(*probeEvery, *gen/4))
+	var decode, ttft time.Duration
 	for i := 0; i < *gen; i++ {
+		t0 := time.Now()
 		next := inference.Argmax(logits)
 		if i == 0 {
 			ttft = time.Since(start)
@@ -120,16 +134,18 @@ func runBench(args []string) error {
 		if err := r.Eval([]int{next}, false, func(_ int, l []float32) { copy(logits, l) }); err != nil {
 			return err
 		}
+		decode += time.Since(t0)
+		if (i+1)%every == 0 {
+			bw.pass(&during) // in a --cpuprofile as sumTask.Run
+		}
 	}
-	decode := time.Since(dstart)
+	stopProfile()
+	for during.passes < minProbePasses {
+		bw.pass(&during)
+	}
 	es := m.ExpertStats().Sub(statsBefore)
 	read := r.WeightBytesRead() - bytesBefore
-	rss := peakRSS() // before the second probe's buffer
-	stopProfile()
-	// The VM's memory bandwidth swings from pass to pass (bursts far above
-	// the usual rate for a fraction of a second): probing again right after
-	// decode measures the machine around the run, not just before it.
-	bw.run(*mf.threads, probeTime)
+	rss := max(0, peakRSS()-bw.size())
 
 	res := benchResult{
 		Model: *mf.model, Threads: m.Threads(), Kernels: kernelsImpl(), KVType: *mf.kvType,
@@ -141,7 +157,8 @@ func runBench(args []string) error {
 		PeakRSSBytes:        rss,
 		WeightBytesPerToken: read / int64(max(*gen, 1)),
 		DenseBytesPerToken:  m.WeightBytesPerToken(),
-		MemBWGBps:           bw.sustained(),
+		MemBWGBps:           during.gbps(),
+		MemBWIdleGBps:       idle.gbps(),
 		MemBWPeakGBps:       bw.peak,
 		BudgetBytes:         budgetBytes,
 		CacheHitRate:        inference.HitRate(es),
@@ -154,9 +171,10 @@ func runBench(args []string) error {
 	fmt.Printf("load             %.1f s (mapping, checks, repacking)\n", loadTime.Seconds())
 	fmt.Printf("prefill          %d tokens at %.1f tok/s\n", res.PromptTokens, res.PrefillTokS)
 	fmt.Printf("decode           %d tokens at %.1f tok/s (time to first token %.0f ms)\n", res.GenTokens, res.DecodeTokS, res.TTFTMs)
-	fmt.Printf("weights/token    %.1f MiB read (%.1f MiB dense; ReGLU skips the rest), %.1f GB/s achieved of %.1f GB/s measured memory bandwidth (%.0f%%; fastest probe pass %.1f GB/s, %.0f%%)\n",
-		float64(res.WeightBytesPerToken)/(1<<20), float64(res.DenseBytesPerToken)/(1<<20), res.AchievedGBps, res.MemBWGBps, 100*res.AchievedGBps/res.MemBWGBps,
-		res.MemBWPeakGBps, 100*res.AchievedGBps/res.MemBWPeakGBps)
+	fmt.Printf("weights/token    %.1f MiB read (%.1f MiB dense; ReGLU skips the rest), %.1f GB/s achieved\n",
+		float64(res.WeightBytesPerToken)/(1<<20), float64(res.DenseBytesPerToken)/(1<<20), res.AchievedGBps)
+	fmt.Printf("memory bandwidth %.1f GB/s measured between decode tokens (decode moves %.0f%% of it); %.1f GB/s before load; fastest probe pass %.1f GB/s (%.0f%%)\n",
+		res.MemBWGBps, 100*res.AchievedGBps/res.MemBWGBps, res.MemBWIdleGBps, res.MemBWPeakGBps, 100*res.AchievedGBps/res.MemBWPeakGBps)
 	fmt.Printf("peak RSS         %.1f MiB\n", float64(res.PeakRSSBytes)/(1<<20))
 	if budgetBytes > 0 {
 		fmt.Printf("budget           %.1f MiB: expert cache hit rate %.1f%%, %.1f MiB read, I/O wait %.2f ms/token, SSD %.0f MB/s\n",
@@ -169,53 +187,81 @@ func runBench(args []string) error {
 	return nil
 }
 
-// probeTime is how long each of the bench's two bandwidth probes reads.
+// probeTime is how long the bandwidth probe reads before the model loads.
 const probeTime = 500 * time.Millisecond
 
+// probeBytes is the probe's buffer: far larger than any cache, small next
+// to the model (the peak RSS leaves it out).
+const probeBytes = 256 << 20
+
+// minProbePasses is the fewest passes a bandwidth figure averages.
+const minProbePasses = 4
+
 // bandwidthProbe measures memory read bandwidth by summing a buffer much
-// larger than the caches from several goroutines, pass after pass. Decode
-// is an average over seconds, so the figure it is held against is one too:
-// every pass's bytes over every pass's time (on this VM single passes swing
-// between ~22 and ~50 GB/s). The fastest pass is kept as well.
+// larger than the caches from several goroutines, one pass at a time, so
+// that passes can go between decode tokens. It keeps the fastest pass.
 type bandwidthProbe struct {
-	bytes float64
-	time  time.Duration
+	buf   []uint64
+	pool  *parallel.Pool
+	task  *sumTask
+	grain int
 	peak  float64 // GB/s
 }
 
-// run probes for at least d (and at least 4 passes).
-func (b *bandwidthProbe) run(threads int, d time.Duration) {
+// bwTally adds up passes: their bytes over their time is a sustained rate
+// (single passes on this VM read anywhere between ~22 and ~60 GB/s).
+type bwTally struct {
+	bytes  float64
+	time   time.Duration
+	passes int
+}
+
+// gbps is the tally's sustained bandwidth in GB/s, 0 before any pass.
+func (t *bwTally) gbps() float64 {
+	if t.time <= 0 {
+		return 0
+	}
+	return t.bytes / t.time.Seconds() / 1e9
+}
+
+// newBandwidthProbe allocates and touches the buffer and runs one untimed pass.
+func newBandwidthProbe(threads int) *bandwidthProbe {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	const size = 512 << 20
-	buf := make([]uint64, size/8)
-	for i := range buf {
-		buf[i] = uint64(i)
+	b := &bandwidthProbe{buf: make([]uint64, probeBytes/8), pool: parallel.NewPool(threads)}
+	for i := range b.buf {
+		b.buf[i] = uint64(i)
 	}
-	p := parallel.NewPool(threads)
-	defer p.Close()
-	t := &sumTask{buf: buf, sums: make([]uint64, threads*8)}
-	grain := len(buf) / threads / 4
-	p.For(len(buf), grain, t) // warm
+	b.task = &sumTask{buf: b.buf, sums: make([]uint64, threads*8)}
+	b.grain = len(b.buf) / threads / 4
+	b.pool.For(len(b.buf), b.grain, b.task)
+	return b
+}
+
+// size is the buffer's bytes (resident from newBandwidthProbe on).
+func (b *bandwidthProbe) size() int64 { return int64(len(b.buf) * 8) }
+
+// pass reads the whole buffer once and adds the pass to t.
+func (b *bandwidthProbe) pass(t *bwTally) {
+	start := time.Now()
+	b.pool.For(len(b.buf), b.grain, b.task)
+	took := time.Since(start)
+	t.bytes += float64(b.size())
+	t.time += took
+	t.passes++
+	b.peak = max(b.peak, float64(b.size())/took.Seconds()/1e9)
+}
+
+// run adds passes to t for at least d, and at least minProbePasses of them.
+func (b *bandwidthProbe) run(t *bwTally, d time.Duration) {
 	begin := time.Now()
-	for n := 0; n < 4 || time.Since(begin) < d; n++ {
-		start := time.Now()
-		p.For(len(buf), grain, t)
-		took := time.Since(start)
-		b.bytes += size
-		b.time += took
-		b.peak = max(b.peak, size/took.Seconds()/1e9)
+	for n := 0; n < minProbePasses || time.Since(begin) < d; n++ {
+		b.pass(t)
 	}
 }
 
-// sustained is the bandwidth over every pass so far, in GB/s.
-func (b *bandwidthProbe) sustained() float64 {
-	if b.time <= 0 {
-		return 0
-	}
-	return b.bytes / b.time.Seconds() / 1e9
-}
+func (b *bandwidthProbe) close() { b.pool.Close() }
 
 type sumTask struct {
 	buf  []uint64

@@ -45,8 +45,12 @@ func TestBenchJSON(t *testing.T) {
 	}
 	// The sustained bandwidth averages the passes, so no pass is slower than
 	// it on average and the fastest is at least as fast.
-	if peak, ok := res["mem_bw_peak_gbps"].(float64); !ok || peak < res["mem_bw_gbps"].(float64) {
-		t.Fatalf("mem_bw_peak_gbps %v below the sustained %v", res["mem_bw_peak_gbps"], res["mem_bw_gbps"])
+	idle, ok := res["mem_bw_idle_gbps"].(float64)
+	if !ok || idle <= 0 {
+		t.Fatalf("mem_bw_idle_gbps = %v", res["mem_bw_idle_gbps"])
+	}
+	if peak, ok := res["mem_bw_peak_gbps"].(float64); !ok || peak < res["mem_bw_gbps"].(float64) || peak < idle {
+		t.Fatalf("mem_bw_peak_gbps %v below a sustained figure (%v between tokens, %v idle)", res["mem_bw_peak_gbps"], res["mem_bw_gbps"], idle)
 	}
 	if res["kv_type"] != "f16" {
 		t.Fatalf("bench's KV cache is %v, want f16 (the reference's llama-bench setting)", res["kv_type"])
@@ -105,23 +109,29 @@ func captureStdout(t *testing.T, f func() error) []byte {
 	return out
 }
 
-// TestBandwidthProbe: two probes accumulate, the sustained figure is total
-// bytes over total time (here checked against the passes' own arithmetic).
+// TestBandwidthProbe: passes add up in their tally, the sustained figure
+// is total bytes over total time, and no pass beats the fastest.
 func TestBandwidthProbe(t *testing.T) {
-	var b bandwidthProbe
-	if b.sustained() != 0 {
-		t.Fatalf("empty probe: %v GB/s", b.sustained())
+	b := newBandwidthProbe(2)
+	defer b.close()
+	var idle, during bwTally
+	if idle.gbps() != 0 {
+		t.Fatalf("empty tally: %v GB/s", idle.gbps())
 	}
-	b.run(2, 0)
-	first := b.bytes
-	if first < 4*(512<<20) || b.time <= 0 || b.peak <= 0 {
-		t.Fatalf("after one probe: %v bytes in %v, peak %v", b.bytes, b.time, b.peak)
+	b.run(&idle, 0)
+	if idle.passes != minProbePasses || idle.bytes != float64(minProbePasses*b.size()) || idle.time <= 0 {
+		t.Fatalf("run: %d passes, %v bytes in %v", idle.passes, idle.bytes, idle.time)
 	}
-	b.run(2, 0)
-	if b.bytes != 2*first {
-		t.Fatalf("second probe: %v bytes, want %v", b.bytes, 2*first)
+	b.pass(&during)
+	if during.passes != 1 || during.bytes != float64(b.size()) || idle.passes != minProbePasses {
+		t.Fatalf("one pass: %+v (idle %+v)", during, idle)
 	}
-	if s := b.sustained(); s <= 0 || s > b.peak*(1+1e-9) {
-		t.Fatalf("sustained %v GB/s, peak %v", s, b.peak)
+	for _, tl := range []*bwTally{&idle, &during} {
+		if s := tl.gbps(); s <= 0 || s > b.peak*(1+1e-9) {
+			t.Fatalf("sustained %v GB/s, fastest pass %v", s, b.peak)
+		}
+	}
+	if want := float64(b.size()) / 1e9 / during.time.Seconds(); during.gbps() != want {
+		t.Fatalf("one pass: %v GB/s, want %v", during.gbps(), want)
 	}
 }
