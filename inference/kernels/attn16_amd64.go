@@ -24,6 +24,13 @@ func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []u
 	if active == levelGeneric || d == 0 || d%16 != 0 {
 		return false
 	}
+	if active == levelAVX512VNNI && d == 128 {
+		// Whole rows, one stream (see the kernel): one layer's attention
+		// of the 4B from DRAM, BenchmarkAttentionCold, 46-52 us at ctx
+		// 512 (AVX2 kernel 64-65), 141 at 2048 (204-229).
+		attnAccumHeadsF16AVX512(&acc[0], nh, &s[0], sStride*4, &v[0], stride*2, n)
+		return true
+	}
 	attnAccumHeadsF16AVX2(&acc[0], nh, d*4, &s[0], sStride*4, &v[0], stride*2, n)
 	return true
 }

@@ -298,6 +298,15 @@ func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d 
 //go:noescape
 func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int)
 
+// attnAccumHeadsF16AVX512 adds s[h][i]·(row i of v) into head h's 128
+// accumulators for h < nh, i < n, rows in order (attnAccumF16Go's order):
+// head h's accumulators are 512·h bytes after acc, its weights h·sStride
+// bytes after s; v's rows are stride bytes apart. Heads go in groups of up
+// to three, whose accumulators stay in registers over all n rows.
+//
+//go:noescape
+func attnAccumHeadsF16AVX512(acc *float32, nh int, s *float32, sStride int, v *uint16, stride int, n int)
+
 // dotF32GGMLAVX2 is ggml_vec_dot_f32: blocks of 32 into four FMA accumulators, reduced
 // (0+2)+(1+3), lo+hi, two VHADDPS; then the n%32 leftovers by scalar FMA.
 //

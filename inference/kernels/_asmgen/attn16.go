@@ -403,3 +403,84 @@ func attnAccumHeadsF16() {
 	VZEROUPPER()
 	RET()
 }
+
+// attnAccumHeadsF16AVX512 is attnAccumHeadsF16AVX2 for a head size of 128
+// with whole rows at a time: a group of up to three heads keeps all its
+// accumulators (8 × 16 lanes per head) in Z0-Z23 while the rows go by in
+// order, each row's 128 halves converted once for the group. V is read row
+// after row, one sequential stream, where the AVX2 kernel's 16-element
+// chunks go down the rows eight times at a 256-byte stride (at 2K
+// positions its V rows arrive from DRAM at a fraction of the bandwidth).
+// One FMA per element and row in row order: bit-identical to it.
+func attnAccumHeadsF16AVX512() {
+	TEXT("attnAccumHeadsF16AVX512", NOSPLIT, "func(acc *float32, nh int, s *float32, sStride int, v *uint16, stride, n int)")
+	Pragma("noescape")
+	Doc("attnAccumHeadsF16AVX512 adds s[h][i]·(row i of v) into head h's 128",
+		"accumulators for h < nh, i < n, rows in order (attnAccumF16Go's order):",
+		"head h's accumulators are 512·h bytes after acc, its weights h·sStride",
+		"bytes after s; v's rows are stride bytes apart. Heads go in groups of up",
+		"to three, whose accumulators stay in registers over all n rows.")
+	const g3 = 3
+	sStride, stride, accH, sH, hleft := RCX, RDX, RSI, RDI, R8
+	vp, sp, i := R9, R10, R11
+	Load(Param("sStride"), sStride)
+	Load(Param("stride"), stride)
+	Load(Param("acc"), accH)
+	Load(Param("s"), sH)
+	Load(Param("nh"), hleft)
+	CMPQ(paramAddr(Param("n")), U8(0))
+	JE(LabelRef("xdone"))
+
+	zr := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23}
+	bc := []VecPhysical{Z24, Z25, Z26}
+	cv := []VecPhysical{Z27, Z28, Z29, Z30}
+	sAddr := func(h int) Mem {
+		if h == 0 {
+			return Mem{Base: sp}
+		}
+		return Mem{Base: sp, Index: sStride, Scale: uint8(h)}
+	}
+	block := func(g int) {
+		for h := 0; h < g; h++ {
+			for c := 0; c < 8; c++ {
+				VMOVUPS(Mem{Base: accH, Disp: 512*h + 64*c}, zr[8*h+c])
+			}
+		}
+		Load(Param("v"), vp)
+		MOVQ(sH, sp)
+		Load(Param("n"), i)
+		row := fmt.Sprintf("x%drow", g)
+		Label(row)
+		for h := 0; h < g; h++ {
+			VBROADCASTSS(sAddr(h), bc[h])
+		}
+		for c := 0; c < 8; c++ {
+			x := cv[c%len(cv)]
+			VCVTPH2PS(Mem{Base: vp, Disp: 32 * c}, x)
+			for h := 0; h < g; h++ {
+				VFMADD231PS(x, bc[h], zr[8*h+c])
+			}
+		}
+		ADDQ(U8(4), sp)
+		ADDQ(stride, vp)
+		DECQ(i)
+		JNZ(LabelRef(row))
+		for h := 0; h < g; h++ {
+			for c := 0; c < 8; c++ {
+				VMOVUPS(zr[8*h+c], Mem{Base: accH, Disp: 512*h + 64*c})
+			}
+		}
+	}
+	next := func(g int) {
+		ADDQ(U32(512*g), accH)
+		for j := 0; j < g; j++ {
+			ADDQ(sStride, sH)
+		}
+	}
+	dispatchGroups("x", g3, hleft, block, next)
+
+	Label("xdone")
+	VZEROUPPER()
+	RET()
+}

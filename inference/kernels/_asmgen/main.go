@@ -70,6 +70,7 @@ func main() {
 	attnAccumHeads()
 	attnScoresHeadsF16()
 	attnAccumHeadsF16()
+	attnAccumHeadsF16AVX512()
 	dotF32GGML()
 	sgemmDotF32()
 	softmaxGroups()
