@@ -20,7 +20,7 @@ func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale fl
 	return true
 }
 
-func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n int) bool {
+func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n, pfOff, pfEnd int) bool {
 	if active == levelGeneric || d == 0 || d%16 != 0 {
 		return false
 	}
@@ -31,6 +31,6 @@ func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []u
 		attnAccumHeadsF16AVX512(&acc[0], nh, &s[0], sStride*4, &v[0], stride*2, n)
 		return true
 	}
-	attnAccumHeadsF16AVX2(&acc[0], nh, d*4, &s[0], sStride*4, &v[0], stride*2, n)
+	attnAccumHeadsF16AVX2(&acc[0], nh, d*4, &s[0], sStride*4, &v[0], stride*2, n, pfOff*2, pfEnd*2)
 	return true
 }

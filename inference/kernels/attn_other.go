@@ -16,6 +16,6 @@ func attnScoresHeadsF16(q []float32, nh, d int, k []uint16, stride int, scale fl
 	return false
 }
 
-func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n int) bool {
+func attnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride int, v []uint16, stride, n, pfOff, pfEnd int) bool {
 	return false
 }

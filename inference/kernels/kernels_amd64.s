@@ -8849,9 +8849,9 @@ sdone:
 	VZEROUPPER
 	RET
 
-// func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int)
-// Requires: AVX, F16C, FMA3
-TEXT ·attnAccumHeadsF16AVX2(SB), NOSPLIT, $0-64
+// func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int, pfOff int, pfEnd int)
+// Requires: AVX, F16C, FMA3, MMX+
+TEXT ·attnAccumHeadsF16AVX2(SB), NOSPLIT, $0-80
 	MOVQ d+16(FP), BX
 	MOVQ sStride+32(FP), CX
 	MOVQ stride+48(FP), DX
@@ -8860,7 +8860,19 @@ TEXT ·attnAccumHeadsF16AVX2(SB), NOSPLIT, $0-64
 	MOVQ nh+8(FP), R8
 	CMPQ n+56(FP), $0x00
 	JE   adone16
+	MOVQ pfOff+64(FP), R9
+	MOVQ pfEnd+72(FP), R10
+	ADDQ v+40(FP), R9
+	ADDQ v+40(FP), R10
 
+apf16:
+	CMPQ       R9, R10
+	JAE        apf16done
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	JMP        apf16
+
+apf16done:
 agrp:
 	CMPQ R8, $0x06
 	JB   arest

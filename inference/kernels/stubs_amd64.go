@@ -294,9 +294,13 @@ func attnScoresHeadsF16AVX2(q *float32, nh int, k *uint16, stride int, n int, d 
 // of 16: the group's chunk accumulators (Y0-Y11) stay in registers over all n
 // rows, each row's chunk converted once (Y12, Y13); the rows' chunks should
 // stay in L1 from one chunk to the next (the caller keeps n small).
+// First the bytes [pfOff, pfEnd) after v are prefetched into L2, a line at a
+// time: the caller's next rows (and this call's, if no call before took them),
+// one sequential stream where the chunks' own reads go down the rows at
+// the row stride.
 //
 //go:noescape
-func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int)
+func attnAccumHeadsF16AVX2(acc *float32, nh int, d int, s *float32, sStride int, v *uint16, stride int, n int, pfOff int, pfEnd int)
 
 // attnAccumHeadsF16AVX512 adds s[h][i]·(row i of v) into head h's 128
 // accumulators for h < nh, i < n, rows in order (attnAccumF16Go's order):

@@ -320,7 +320,7 @@ func attnScoresHeadsF16() {
 }
 
 func attnAccumHeadsF16() {
-	TEXT("attnAccumHeadsF16AVX2", NOSPLIT, "func(acc *float32, nh, d int, s *float32, sStride int, v *uint16, stride, n int)")
+	TEXT("attnAccumHeadsF16AVX2", NOSPLIT, "func(acc *float32, nh, d int, s *float32, sStride int, v *uint16, stride, n int, pfOff, pfEnd int)")
 	Pragma("noescape")
 	Doc("attnAccumHeadsF16AVX2 adds s[h][i]·(row i of v) into head h's accumulators",
 		"for h < nh, i < n, rows in order, one FMA per element and row (attnAccumF16Go's",
@@ -329,7 +329,11 @@ func attnAccumHeadsF16() {
 		"bytes apart. The heads go in groups of up to six and the elements in chunks",
 		"of 16: the group's chunk accumulators (Y0-Y11) stay in registers over all n",
 		"rows, each row's chunk converted once (Y12, Y13); the rows' chunks should",
-		"stay in L1 from one chunk to the next (the caller keeps n small).")
+		"stay in L1 from one chunk to the next (the caller keeps n small).",
+		"First the bytes [pfOff, pfEnd) after v are prefetched into L2, a line at a",
+		"time: the caller's next rows (and this call's, if no call before took them),",
+		"one sequential stream where the chunks' own reads go down the rows at",
+		"the row stride.")
 	d, sStride, stride, accH, sH, hleft := RBX, RCX, RDX, RSI, RDI, R8
 	c, p, p3, vp, sp, sp3, i := R9, R10, R11, R12, R13, R14, RAX
 	Load(Param("d"), d)
@@ -340,6 +344,18 @@ func attnAccumHeadsF16() {
 	Load(Param("nh"), hleft)
 	CMPQ(paramAddr(Param("n")), U8(0))
 	JE(LabelRef("adone16"))
+	// The prefetches (c, p free until the chunk loop).
+	Load(Param("pfOff"), c)
+	Load(Param("pfEnd"), p)
+	ADDQ(paramAddr(Param("v")), c)
+	ADDQ(paramAddr(Param("v")), p)
+	Label("apf16")
+	CMPQ(c, p)
+	JAE(LabelRef("apf16done"))
+	PREFETCHT1(Mem{Base: c})
+	ADDQ(U8(64), c)
+	JMP(LabelRef("apf16"))
+	Label("apf16done")
 
 	block := func(g int) {
 		lo := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5}[:g]
