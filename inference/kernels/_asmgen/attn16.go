@@ -337,13 +337,7 @@ func attnAccumHeadsF16() {
 	d, sStride, stride, accH, sH, hleft := RBX, RCX, RDX, RSI, RDI, R8
 	c, p, p3, vp, sp, sp3, i := R9, R10, R11, R12, R13, R14, RAX
 	Load(Param("d"), d)
-	Load(Param("sStride"), sStride)
-	Load(Param("stride"), stride)
-	Load(Param("acc"), accH)
-	Load(Param("s"), sH)
-	Load(Param("nh"), hleft)
-	CMPQ(paramAddr(Param("n")), U8(0))
-	JE(LabelRef("adone16"))
+	accumHeadsArgs("adone16", sStride, stride, accH, sH, hleft)
 	// The prefetches (c, p free until the chunk loop).
 	Load(Param("pfOff"), c)
 	Load(Param("pfEnd"), p)
@@ -420,6 +414,18 @@ func attnAccumHeadsF16() {
 	RET()
 }
 
+// accumHeadsArgs loads the weighted-sum kernels' common arguments and
+// jumps to done when there are no rows.
+func accumHeadsArgs(done string, sStride, stride, acc, s, nh GPPhysical) {
+	Load(Param("sStride"), sStride)
+	Load(Param("stride"), stride)
+	Load(Param("acc"), acc)
+	Load(Param("s"), s)
+	Load(Param("nh"), nh)
+	CMPQ(paramAddr(Param("n")), U8(0))
+	JE(LabelRef(done))
+}
+
 // attnAccumHeadsF16AVX512 is attnAccumHeadsF16AVX2 for a head size of 128
 // with whole rows at a time: a group of up to three heads keeps all its
 // accumulators (8 × 16 lanes per head) in Z0-Z23 while the rows go by in
@@ -439,13 +445,7 @@ func attnAccumHeadsF16AVX512() {
 	const g3 = 3
 	sStride, stride, accH, sH, hleft := RCX, RDX, RSI, RDI, R8
 	vp, sp, i := R9, R10, R11
-	Load(Param("sStride"), sStride)
-	Load(Param("stride"), stride)
-	Load(Param("acc"), accH)
-	Load(Param("s"), sH)
-	Load(Param("nh"), hleft)
-	CMPQ(paramAddr(Param("n")), U8(0))
-	JE(LabelRef("xdone"))
+	accumHeadsArgs("xdone", sStride, stride, accH, sH, hleft)
 
 	zr := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
 		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23}
