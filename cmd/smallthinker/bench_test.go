@@ -61,6 +61,35 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// With --budget the experts go through the cache, the JSON says so, and the
+// bandwidth (probed after decode then) is still measured.
+func TestBenchJSONBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := modelgen.WriteFile(path, modelgen.Options{Preset: "tiny", Type: gguf.Q4_0, Seed: 6}); err != nil {
+		t.Fatal(err)
+	}
+	out := captureStdout(t, func() error {
+		return runBench([]string{"--model", path, "--threads", "2", "--prompt", "16", "--gen", "4", "--budget", "400KiB", "--json"})
+	})
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var res map[string]any
+	if err := json.Unmarshal(lines[len(lines)-1], &res); err != nil {
+		t.Fatalf("last line %q is not JSON: %v", lines[len(lines)-1], err)
+	}
+	if res["budget_bytes"] != float64(400<<10) {
+		t.Fatalf("budget_bytes = %v, want %d", res["budget_bytes"], 400<<10)
+	}
+	if hr, ok := res["cache_hit_rate"].(float64); !ok || hr < 0 || hr > 1 {
+		t.Fatalf("cache_hit_rate = %v", res["cache_hit_rate"])
+	}
+	if bw, ok := res["mem_bw_gbps"].(float64); !ok || bw <= 0 {
+		t.Fatalf("mem_bw_gbps = %v", res["mem_bw_gbps"])
+	}
+	if !bytes.Contains(out, []byte("right after decode")) {
+		t.Fatalf("a budget run's bandwidth line does not say the probe ran after decode:\n%s", out)
+	}
+}
+
 // --kv-type takes f32 and f16 and refuses anything else with the flag's name.
 func TestKVTypeFlag(t *testing.T) {
 	for _, tc := range []struct {
