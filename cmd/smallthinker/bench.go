@@ -199,7 +199,8 @@ func runBench(args []string) error {
 	return nil
 }
 
-// probeTime is how long the bandwidth probe reads before the model loads.
+// probeTime is how long the bandwidth probe reads in one go: before the
+// model loads, and after decode in a --budget run.
 const probeTime = 500 * time.Millisecond
 
 // probeBytes is the probe's buffer: far larger than any cache, small next

@@ -57,17 +57,14 @@ func AttnAccumHeadsF16(acc []float32, nh, d int, s []float32, sStride, n int, v 
 	run := max(1, attnCallElems/max(d*nh, 1))
 	for i := 0; i < n; i += run {
 		m := min(run, n-i)
-		// Where the kernel reads its rows a chunk at a time down the rows,
-		// it first prefetches the next call's rows (and, in the first
-		// call, its own) as one sequential stream; offsets in elements
-		// from row i.
+		// A kernel that goes down the rows a chunk at a time first
+		// prefetches the next call's rows (the first call its own too) as
+		// one sequential stream: elements [pfOff, pfEnd) from row i, empty
+		// in the last call.
 		next := min(run, n-i-m)
 		pfOff, pfEnd := m*stride, (m+next-1)*stride+d
 		if i == 0 {
 			pfOff = 0
-		}
-		if next == 0 {
-			pfEnd = min(pfEnd, (m-1)*stride+d)
 		}
 		if !attnAccumHeadsF16(acc, nh, d, s[i:], sStride, v[i*stride:], stride, m, pfOff, pfEnd) {
 			for h := 0; h < nh; h++ {
