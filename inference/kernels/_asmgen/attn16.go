@@ -414,6 +414,10 @@ func attnAccumHeadsF16() {
 	RET()
 }
 
+// accumGroup512 is the AVX-512 weighted-sum kernel's group: three heads'
+// 8 × 16-lane accumulators take 24 of the 32 registers.
+const accumGroup512 = 3
+
 // accumHeadsArgs loads the weighted-sum kernels' common arguments and
 // jumps to done when there are no rows.
 func accumHeadsArgs(done string, sStride, stride, acc, s, nh GPPhysical) {
@@ -442,7 +446,6 @@ func attnAccumHeadsF16AVX512() {
 		"head h's accumulators are 512·h bytes after acc, its weights h·sStride",
 		"bytes after s; v's rows are stride bytes apart. Heads go in groups of up",
 		"to three, whose accumulators stay in registers over all n rows.")
-	const g3 = 3
 	sStride, stride, accH, sH, hleft := RCX, RDX, RSI, RDI, R8
 	vp, sp, i := R9, R10, R11
 	accumHeadsArgs("xdone", sStride, stride, accH, sH, hleft)
@@ -494,7 +497,7 @@ func attnAccumHeadsF16AVX512() {
 			ADDQ(sStride, sH)
 		}
 	}
-	dispatchGroups("x", g3, hleft, block, next)
+	dispatchGroups("x", accumGroup512, hleft, block, next)
 
 	Label("xdone")
 	VZEROUPPER()
