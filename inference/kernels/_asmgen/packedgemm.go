@@ -64,67 +64,116 @@ func gemm4PackedGroupNext() {
 	ADDQ(g4Tmp, g4W)
 }
 
+// gemm4AVX512 is the four-activation AVX-512 Q4_0 kernels' shared part
+// (gemm4Q4_0x4AVX512 on packed groups, gemm4Q4_0RowsAVX512 on gathered
+// plain rows): their registers, the nibble unpacking and the per-block
+// arithmetic of each activation, which is the packed kernels' own, and
+// the final reduction and stores.
+type gemm4AVX512 struct {
+	mask, perm, gather VecPhysical
+	w, wh, d           VecPhysical // a block's nibbles (low, high) and the four rows' scales
+	tmps               [2]struct{ x, sl, sh, ds VecPhysical }
+}
+
+// newGemm4AVX512 assigns the registers and loads the constants.
+func newGemm4AVX512() *gemm4AVX512 {
+	g := &gemm4AVX512{mask: Z31, perm: Z30, gather: Z29, w: Z8, wh: Z9, d: Z10}
+	g.tmps[0].x, g.tmps[0].sl, g.tmps[0].sh, g.tmps[0].ds = Z11, Z12, Z13, Z14
+	g.tmps[1].x, g.tmps[1].sl, g.tmps[1].sh, g.tmps[1].ds = Z15, Z16, Z17, Z18
+	broadcastConst(0x0f0f0f0f, g.mask)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScalePerm", Static: true}}, g.perm)
+	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Gather", Static: true}}, g.gather)
+	return g
+}
+
+// acc is activation j's two accumulators (gemvQ4_0x4AVX512's lo and hi).
+func (g *gemm4AVX512) acc(j int) (lo, hi VecPhysical) {
+	return []VecPhysical{Z0, Z2, Z4, Z6}[j], []VecPhysical{Z1, Z3, Z5, Z7}[j]
+}
+
+// zero clears the accumulators, each activation's then calling perAct(j)
+// if it is not nil.
+func (g *gemm4AVX512) zero(perAct func(j int)) {
+	for j := 0; j < 4; j++ {
+		lo, hi := g.acc(j)
+		VPXORD(lo, lo, lo)
+		VPXORD(hi, hi, hi)
+		if perAct != nil {
+			perAct(j)
+		}
+	}
+}
+
+// unpack splits the nibbles in w into elements 0..15 (w) and 16..31 (wh)
+// of each row.
+func (g *gemm4AVX512) unpack() {
+	VPSRLW(U8(4), g.w, g.wh)
+	VPANDD(g.mask, g.w, g.w)
+	VPANDD(g.mask, g.wh, g.wh)
+}
+
+// block spreads the four rows' fp16 scales, converted into d's low
+// lanes, to lanes 4r..4r+3, then adds the block's products with each
+// activation j (its Q8_0 block at x[j], its Q8_0Aux block at aux(j),
+// called before any of its use) into j's accumulators.
+func (g *gemm4AVX512) block(x []Register, aux func(j int) Mem) {
+	VPERMPS(g.d, g.perm, g.d) // row r's in lanes 4r..4r+3
+	for j := 0; j < 4; j++ {
+		t := g.tmps[j%2]
+		lo, hi := g.acc(j)
+		a := aux(j)
+		VBROADCASTI32X4(Mem{Base: x[j], Disp: 2}, t.x)
+		VBROADCASTI32X4(a, t.sl) // -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
+		vpdpbusd(t.x, g.w, t.sl)
+		VBROADCASTI32X4(Mem{Base: x[j], Disp: 18}, t.x)
+		VBROADCASTI32X4(a.Offset(16), t.sh)
+		vpdpbusd(t.x, g.wh, t.sh)
+		VCVTDQ2PS(t.sl, t.sl)
+		VCVTDQ2PS(t.sh, t.sh)
+		VMULPS_BCST(a.Offset(32), g.d, t.ds) // × the activation's scale
+		VFMADD231PS(t.ds, t.sl, lo)
+		VFMADD231PS(t.ds, t.sh, hi)
+	}
+}
+
+// store reduces each activation's accumulators to the quad's four results
+// and stores them at output o_j plus off bytes (tmp is scratch).
+func (g *gemm4AVX512) store(tmp, off Register) {
+	for j := 0; j < 4; j++ {
+		lo, hi := g.acc(j)
+		t := g.tmps[j%2].x
+		q4x4ReduceAVX512(lo, hi, t, g.gather)
+		Load(Param(fmt.Sprintf("o%d", j)), tmp)
+		VMOVUPS(t.AsX(), Mem{Base: tmp, Index: off, Scale: 1})
+	}
+}
+
 // gemm4Q4_0x4AVX512 does one group (4 rows) × 4 activations per pass: 8
 // accumulators, each activation's as gemvQ4_0x4AVX512's lo and hi.
 func gemm4Q4_0x4AVX512() {
 	name := "gemm4Q4_0x4AVX512"
 	gemm4PackedArgs(name)
-	mask, perm, gather := Z31, Z30, Z29
-	w, wh, d := Z8, Z9, Z10
-	type temps struct{ x, sl, sh, ds VecPhysical }
-	tmp := []temps{{Z11, Z12, Z13, Z14}, {Z15, Z16, Z17, Z18}}
-	acc := func(j int) (lo, hi VecPhysical) {
-		return []VecPhysical{Z0, Z2, Z4, Z6}[j], []VecPhysical{Z1, Z3, Z5, Z7}[j]
-	}
-	broadcastConst(0x0f0f0f0f, mask)
-	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScalePerm", Static: true}}, perm)
-	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Gather", Static: true}}, gather)
+	g := newGemm4AVX512()
+	w, d := g.w, g.d
 
 	Label(name + "_group")
 	TESTQ(g4Groups, g4Groups)
 	JZ(LabelRef(name + "_done"))
-	for j := 0; j < 4; j++ {
-		lo, hi := acc(j)
-		VPXORD(lo, lo, lo)
-		VPXORD(hi, hi, hi)
-	}
+	g.zero(nil)
 	gemm4PackedStart()
 	Label(name + "_block")
 	TESTQ(g4Left, g4Left)
 	JZ(LabelRef(name + "_store"))
 	PREFETCHT0(Mem{Base: g4W, Disp: pkPrefetch})
 	VMOVDQU32(Mem{Base: g4W, Disp: 8}, w) // four rows × 16 nibble bytes
-	VPSRLW(U8(4), w, wh)
-	VPANDD(mask, w, w) // elements 0..15 of each row
-	VPANDD(mask, wh, wh)
+	g.unpack()
 	VCVTPH2PS(Mem{Base: g4W}, d.AsX()) // the four rows' scales
-	VPERMPS(d, perm, d)                // row r's in lanes 4r..4r+3
-	for j := 0; j < 4; j++ {
-		t := tmp[j%2]
-		lo, hi := acc(j)
-		VBROADCASTI32X4(Mem{Base: g4X[j], Disp: 2}, t.x)
-		VBROADCASTI32X4(Mem{Base: g4A[j]}, t.sl) // -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
-		vpdpbusd(t.x, w, t.sl)
-		VBROADCASTI32X4(Mem{Base: g4X[j], Disp: 18}, t.x)
-		VBROADCASTI32X4(Mem{Base: g4A[j], Disp: 16}, t.sh)
-		vpdpbusd(t.x, wh, t.sh)
-		VCVTDQ2PS(t.sl, t.sl)
-		VCVTDQ2PS(t.sh, t.sh)
-		VMULPS_BCST(Mem{Base: g4A[j], Disp: 32}, d, t.ds) // × the activation's scale
-		VFMADD231PS(t.ds, t.sl, lo)
-		VFMADD231PS(t.ds, t.sh, hi)
-	}
+	g.block(g4X, func(j int) Mem { return Mem{Base: g4A[j]} })
 	gemm4PackedNext()
 	JMP(LabelRef(name + "_block"))
 
 	Label(name + "_store")
-	for j := 0; j < 4; j++ {
-		lo, hi := acc(j)
-		t := tmp[j%2].x
-		q4x4ReduceAVX512(lo, hi, t, gather)
-		Load(Param(fmt.Sprintf("o%d", j)), g4Tmp)
-		VMOVUPS(t.AsX(), Mem{Base: g4Tmp, Index: g4O, Scale: 1})
-	}
+	g.store(g4Tmp, g4O)
 	gemm4PackedGroupNext()
 	ADDQ(U8(16), g4O)
 	DECQ(g4Groups)

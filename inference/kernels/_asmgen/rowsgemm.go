@@ -29,26 +29,13 @@ func gemm4Q4_0RowsAVX512() {
 	Load(Param("quads"), quads)
 	XORQ(o, o)
 
-	mask, perm, gather := Z31, Z30, Z29
-	w, wh, d := Z8, Z9, Z10
-	type temps struct{ x, sl, sh, ds VecPhysical }
-	tmps := []temps{{Z11, Z12, Z13, Z14}, {Z15, Z16, Z17, Z18}}
-	acc := func(j int) (lo, hi VecPhysical) {
-		return []VecPhysical{Z0, Z2, Z4, Z6}[j], []VecPhysical{Z1, Z3, Z5, Z7}[j]
-	}
-	broadcastConst(0x0f0f0f0f, mask)
-	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4ScalePerm", Static: true}}, perm)
-	VMOVDQU32(Mem{Base: StaticBase, Symbol: Symbol{Name: "q4x4Gather", Static: true}}, gather)
+	g := newGemm4AVX512()
+	w, d := g.w, g.d
 
 	Label(name + "_quad")
 	TESTQ(quads, quads)
 	JZ(LabelRef(name + "_done"))
-	for j := 0; j < 4; j++ {
-		lo, hi := acc(j)
-		VPXORD(lo, lo, lo)
-		VPXORD(hi, hi, hi)
-		Load(Param(fmt.Sprintf("x%d", j)), x[j])
-	}
+	g.zero(func(j int) { Load(Param(fmt.Sprintf("x%d", j)), x[j]) })
 	MOVQ(qbase, wq)
 	XORQ(ba, ba)
 	Load(Param("nb"), left)
@@ -69,32 +56,16 @@ func gemm4Q4_0RowsAVX512() {
 	for k := 1; k < 4; k++ {
 		VINSERTI32X4(U8(k), row(k, 2), w, w)
 	}
-	VPSRLW(U8(4), w, wh)
-	VPANDD(mask, w, w) // elements 0..15 of each row
-	VPANDD(mask, wh, wh)
+	g.unpack()
 	VMOVD(row(0, 0), d.AsX()) // the four rows' scales (VMOVD's second word is overwritten)
 	for k := 1; k < 4; k++ {
 		VPINSRW(U8(k), row(k, 0), d.AsX(), d.AsX())
 	}
 	VCVTPH2PS(d.AsX(), d.AsX())
-	VPERMPS(d, perm, d) // row r's in lanes 4r..4r+3
-	for j := 0; j < 4; j++ {
-		t := tmps[j%2]
-		lo, hi := acc(j)
+	g.block(x, func(j int) Mem {
 		Load(Param(fmt.Sprintf("a%d", j)), tmp)
-		aux := Mem{Base: tmp, Index: ba, Scale: 1}
-		VBROADCASTI32X4(Mem{Base: x[j], Disp: 2}, t.x)
-		VBROADCASTI32X4(aux, t.sl) // -8·Σx: Σ(u-8)·x = Σu·x - 8·Σx
-		vpdpbusd(t.x, w, t.sl)
-		VBROADCASTI32X4(Mem{Base: x[j], Disp: 18}, t.x)
-		VBROADCASTI32X4(aux.Offset(16), t.sh)
-		vpdpbusd(t.x, wh, t.sh)
-		VCVTDQ2PS(t.sl, t.sl)
-		VCVTDQ2PS(t.sh, t.sh)
-		VMULPS_BCST(aux.Offset(32), d, t.ds) // × the activation's scale
-		VFMADD231PS(t.ds, t.sl, lo)
-		VFMADD231PS(t.ds, t.sh, hi)
-	}
+		return Mem{Base: tmp, Index: ba, Scale: 1}
+	})
 	ADDQ(U8(18), wq) // one Q4_0 block
 	for j := 0; j < 4; j++ {
 		ADDQ(U8(q8BlockSize), x[j])
@@ -104,13 +75,7 @@ func gemm4Q4_0RowsAVX512() {
 	JMP(LabelRef(name + "_block"))
 
 	Label(name + "_store")
-	for j := 0; j < 4; j++ {
-		lo, hi := acc(j)
-		t := tmps[j%2].x
-		q4x4ReduceAVX512(lo, hi, t, gather)
-		Load(Param(fmt.Sprintf("o%d", j)), tmp)
-		VMOVUPS(t.AsX(), Mem{Base: tmp, Index: o, Scale: 1})
-	}
+	g.store(tmp, o)
 	ADDQ(U8(16), o)
 	ADDQ(rb3, qbase) // the next quad: four rows on
 	ADDQ(rb, qbase)
